@@ -1,0 +1,33 @@
+"""What a recorded result needs to say about where it was made."""
+from __future__ import annotations
+
+import platform
+import resource
+import sys
+
+import torch
+
+
+def versions() -> dict:
+    import numpy
+    import sklearn
+    import torch_geometric
+
+    from .. import __version__
+    return {"graphssl": __version__, "torch": torch.__version__,
+            "torch_geometric": torch_geometric.__version__, "numpy": numpy.__version__,
+            "scikit_learn": sklearn.__version__, "python": platform.python_version()}
+
+
+def device_info(device: torch.device) -> dict:
+    info = {"device": str(device), "threads": torch.get_num_threads(),
+            "machine": platform.machine(), "platform": sys.platform}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024

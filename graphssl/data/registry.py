@@ -1,0 +1,216 @@
+"""Datasets by name: ``load_dataset('Cora')``, ``load_dataset('Amazon-Photo')``,
+``load_dataset('IMDB-BINARY')``, ``load_dataset('ogbg-molbace')``, ``load_dataset('csbm')``.
+
+Names are case-insensitive and written as users write them; each resolves to a
+:class:`DatasetSpec` that knows the PyG/OGB class, its folder layout (shared with the offline
+mirror) and its task.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import urllib.error
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .errors import DatasetUnavailableError, UnknownDatasetError
+from .mirror import MIRROR_ENV, copy_from_mirror, offline_class, resolve_mirror
+from .tu_names import TU_NAMES
+
+ROOT_ENV = "GRAPHSSL_ROOT"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How to load one dataset.
+
+    Args:
+        name: canonical spelling (``'Cora'``, ``'Amazon-Photo'``, ``'ogbg-molbace'``).
+        task: ``'node'``, ``'graph'`` or ``'link'``.
+        relative_dir: folder of the dataset under the data root (and under a mirror).
+        build: ``build(cls_or_offline_cls, root) -> dataset``; gets the class so that the
+            mirror can swap in a subclass that never downloads.
+        cls: the PyG/OGB dataset class, imported lazily (``'module:Class'``).
+        split: the default split family (``'public'``, ``'random'``, ``'ogb'``).
+    """
+
+    name: str
+    task: str
+    relative_dir: str | None
+    cls: str | None
+    build: Callable
+    split: str = "random"
+    aliases: tuple = field(default=(), compare=False)
+
+
+def _import(path: str):
+    module, _, attr = path.partition(":")
+    mod = __import__(module, fromlist=[attr])
+    return getattr(mod, attr)
+
+
+def _planetoid(name):
+    return DatasetSpec(name, "node", f"Planetoid/{name}", "torch_geometric.datasets:Planetoid",
+                       lambda cls, root: cls(str(root / "Planetoid"), name), split="public")
+
+
+def _pyg_family(family, pyg_name, canonical, aliases=()):
+    return DatasetSpec(canonical, "node", f"{family}/{pyg_name}",
+                       f"torch_geometric.datasets:{family}",
+                       lambda cls, root: cls(str(root / family), pyg_name), aliases=aliases)
+
+
+def _airports(name):
+    return DatasetSpec(f"Airports-{name}", "node", f"Airports/{name.lower()}",
+                       "torch_geometric.datasets:Airports",
+                       lambda cls, root: cls(str(root / "Airports"), name), aliases=(name,))
+
+
+def _tu(name):
+    return DatasetSpec(name, "graph", f"TUDataset/{name}", "torch_geometric.datasets:TUDataset",
+                       lambda cls, root: cls(str(root / "TUDataset"), name))
+
+
+_OGB_CLASSES = {
+    "n": ("node", "ogb.nodeproppred:PygNodePropPredDataset"),
+    "g": ("graph", "ogb.graphproppred:PygGraphPropPredDataset"),
+    "l": ("link", "ogb.linkproppred:PygLinkPropPredDataset"),
+}
+
+
+def _ogb(name):
+    task, cls = _OGB_CLASSES[name[3]]
+    return DatasetSpec(name, task, f"ogb/{name.replace('-', '_')}", cls,
+                       lambda cls_, root: cls_(name=name, root=str(root / "ogb")), split="ogb")
+
+
+def _synthetic():
+    from .synthetic import CSBM
+    return DatasetSpec("CSBM", "node", None, None, lambda cls, root: CSBM(),
+                       aliases=("synthetic",))
+
+
+def _wikics():
+    return DatasetSpec("WikiCS", "node", "WikiCS", "torch_geometric.datasets:WikiCS",
+                       lambda cls, root: cls(str(root / "WikiCS"), is_undirected=True),
+                       split="wikics", aliases=("Wiki-CS",))
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[\s_\-]+", "-", name.strip().lower())
+
+
+def _specs() -> list[DatasetSpec]:
+    specs = [_planetoid(n) for n in ("Cora", "CiteSeer", "PubMed")]
+    specs += [_pyg_family("Amazon", n, f"Amazon-{n}", aliases=(f"Amazon{n}",))
+              for n in ("Computers", "Photo")]
+    specs += [_pyg_family("Coauthor", n, f"Coauthor-{n}", aliases=(f"Coauthor{n}",))
+              for n in ("CS", "Physics")]
+    specs += [_wikics(), _synthetic()]
+    specs += [_airports(n) for n in ("USA", "Brazil", "Europe")]
+    specs += [_tu(n) for n in TU_NAMES]
+    return specs
+
+
+def _build_index() -> dict[str, DatasetSpec]:
+    index = {}
+    for spec in _specs():
+        for alias in (spec.name, *spec.aliases):
+            index.setdefault(_key(alias), spec)
+    return index
+
+
+_INDEX = _build_index()
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    """Resolve a user-written dataset name to its :class:`DatasetSpec`.
+
+    Raises:
+        UnknownDatasetError: with the closest known names.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise UnknownDatasetError(f"dataset name must be a non-empty string, got {name!r}")
+    if name.startswith("TU:"):
+        return _tu(name[3:])
+    lowered = name.strip().lower()
+    if re.fullmatch(r"ogb[ngl]-[a-z0-9\-]+", lowered):
+        return _ogb(lowered)
+    spec = _INDEX.get(_key(name))
+    if spec is None:
+        choices = {s.name for s in _INDEX.values()}
+        close = difflib.get_close_matches(name, sorted(choices), n=5, cutoff=0.5)
+        close += [c for c in difflib.get_close_matches(_key(name), list(_INDEX), n=5, cutoff=0.6)
+                  if _INDEX[c].name not in close]
+        close = list(dict.fromkeys(_INDEX[c].name if c in _INDEX else c for c in close))[:5]
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise UnknownDatasetError(
+            f"unknown dataset {name!r}.{hint} Run `graphssl datasets` for the full list; OGB sets "
+            f"are named ogbn-*/ogbg-*/ogbl-*, and any TU set can be named exactly as 'TU:NAME'.")
+    return spec
+
+
+def available_datasets() -> dict[str, list[str]]:
+    """Canonical dataset names grouped by task (OGB sets are open-ended: ``ogb[ngl]-*``)."""
+    groups: dict[str, list[str]] = {}
+    for spec in dict.fromkeys(_INDEX.values()):
+        groups.setdefault(spec.task, []).append(spec.name)
+    groups.setdefault("ogb", []).extend(["ogbn-*", "ogbg-*", "ogbl-*"])
+    return groups
+
+
+def default_root() -> Path:
+    return Path(os.environ.get(ROOT_ENV, "datasets")).expanduser()
+
+
+def load_dataset(name: str, root: str | os.PathLike | None = None,
+                 mirror: str | os.PathLike | None = None, transform=None):
+    """Load a dataset by name.
+
+    Args:
+        name: as users write it, case-insensitive (``'cora'``, ``'Amazon-Photo'``, ``'MUTAG'``,
+            ``'ogbg-molbace'``, ``'csbm'``).
+        root: writable data root (default ``$GRAPHSSL_ROOT`` or ``./datasets``); loaders write
+            ``processed/`` folders there.
+        mirror: folder of raw files in PyG/OGB layout (default ``$GRAPHSSL_MIRROR``). With a
+            mirror nothing is downloaded: raw files are copied into ``root``.
+        transform: a PyG transform applied on access (e.g. ``NormalizeFeatures()``).
+
+    Returns:
+        the PyG / OGB dataset, with ``dataset.spec`` set to its :class:`DatasetSpec`.
+    """
+    spec = dataset_spec(name)
+    root = Path(root).expanduser() if root is not None else default_root()
+    if spec.cls is None:  # generated in memory
+        dataset = spec.build(None, root)
+    else:
+        if spec.task != "node" or spec.name.startswith("ogb"):
+            _allow_pyg_in_torch_load()
+        cls = _import(spec.cls)
+        mirror_dir = resolve_mirror(mirror)
+        if mirror_dir is not None:
+            copy_from_mirror(mirror_dir, spec.relative_dir, root, spec.name)
+            cls = offline_class(cls, spec.name, mirror_dir)
+        try:
+            dataset = spec.build(cls, root)
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
+            raise DatasetUnavailableError(
+                f"could not download {spec.name!r} ({err}). Offline? Set {MIRROR_ENV}=DIR or pass "
+                f"--mirror DIR with DIR a folder of raw files in PyG/OGB layout (e.g. "
+                f"DIR/{spec.relative_dir}/raw/...), or place the raw files under "
+                f"{str(root / spec.relative_dir)!r}.") from err
+    if transform is not None:
+        dataset.transform = transform
+    dataset.spec = spec
+    return dataset
+
+
+def _allow_pyg_in_torch_load():
+    """OGB 1.3.6 reads its processed files with a plain ``torch.load``; torch >= 2.6 defaults to
+    ``weights_only=True``, which refuses PyG's storage classes. Allow-list exactly those."""
+    import torch
+    from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
+    from torch_geometric.data.storage import GlobalStorage
+    torch.serialization.add_safe_globals([DataEdgeAttr, DataTensorAttr, GlobalStorage])

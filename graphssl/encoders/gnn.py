@@ -1,0 +1,181 @@
+"""GNN encoders: stacks of PyG convolutions sharing one base class (as PyG's ``BasicGNN``),
+with an activation after every layer (GRACE/DGI style) and a sparse-input fast path."""
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch_geometric.nn import GATConv, GCNConv, GINConv, SAGEConv
+from torch_geometric.nn.dense.linear import Linear
+
+# torch flags CSR tensors as beta on every conversion; the products used here are stable.
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+
+ACTIVATIONS = {"relu": nn.ReLU, "prelu": nn.PReLU, "elu": nn.ELU, "gelu": nn.GELU,
+               "tanh": nn.Tanh, "identity": nn.Identity}
+
+
+def make_activation(name: str, channels: int) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    return nn.PReLU(channels) if name == "prelu" else ACTIVATIONS[name]()
+
+
+class SparseInputLinear(Linear):
+    """PyG ``Linear`` that also accepts a sparse CSR input (bag-of-words features are ~99%
+    zeros: a sparse product skips them). Same parameters and state-dict keys as ``Linear``."""
+
+    def forward(self, x):
+        if x.layout == torch.sparse_csr:
+            out = torch.sparse.mm(x, self.weight.t())
+            return out if self.bias is None else out + self.bias
+        return super().forward(x)
+
+
+class GNNEncoder(nn.Module):
+    r"""A stack of ``num_layers`` graph convolutions, each followed by an activation.
+
+    Sizes: ``in_channels -> hidden_channels -> ... -> out_channels`` (``out_channels`` defaults
+    to ``hidden_channels``). Subclasses choose the convolution in :meth:`init_conv`.
+
+    Args:
+        in_channels: node feature size.
+        hidden_channels: size of the intermediate layers.
+        num_layers: number of convolutions (>= 1).
+        out_channels: embedding size (default ``hidden_channels``).
+        activation: ``'prelu'``, ``'relu'``, ``'elu'``, ``'gelu'``, ``'tanh'``, ``'identity'``.
+        act_last: apply the activation after the last layer too (GRACE and DGI do).
+        dropout: dropout on the input of every layer after the first.
+        batch_norm: batch normalisation after each convolution (GraphCL/InfoGraph graph encoders).
+        sparse_input: ``'auto'`` feeds features with under 10% non-zeros to the first layer as a
+            sparse matrix where the convolution starts with a linear map (GCN, GAT); ``True``
+            always, ``False`` never. Results are equal up to float rounding.
+
+    Shapes: ``x [N, in_channels]``, ``edge_index [2, E]``, optional ``edge_weight [E]`` ->
+    ``[N, out_channels]``.
+
+    Example:
+        >>> enc = GCNEncoder(1433, 256, num_layers=2, out_channels=128)
+        >>> z = enc(data.x, data.edge_index)
+    """
+
+    supports_edge_weight = False
+    supports_sparse_input = False
+
+    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 2,
+                 out_channels: int | None = None, activation: str = "prelu",
+                 act_last: bool = True, dropout: float = 0.0, batch_norm: bool = False,
+                 sparse_input="auto", **conv_kwargs):
+        super().__init__()
+        for name, value in (("in_channels", in_channels), ("hidden_channels", hidden_channels),
+                            ("num_layers", num_layers)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        if sparse_input not in ("auto", True, False):
+            raise ValueError(f"sparse_input must be 'auto', True or False, got {sparse_input!r}")
+        out_channels = out_channels or hidden_channels
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.num_layers, self.dropout, self.act_last = num_layers, dropout, act_last
+        self.sparse_input = sparse_input
+        sizes = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
+        self.convs = nn.ModuleList(self.init_conv(sizes[i], sizes[i + 1], **conv_kwargs)
+                                   for i in range(num_layers))
+        self.norms = nn.ModuleList(nn.BatchNorm1d(c) if batch_norm else nn.Identity()
+                                   for c in sizes[1:])
+        self.acts = nn.ModuleList(
+            make_activation(activation, c) if (i < num_layers - 1 or act_last) else nn.Identity()
+            for i, c in enumerate(sizes[1:]))
+        if self.supports_sparse_input:
+            first = self.convs[0]
+            lin = first.lin
+            first.lin = SparseInputLinear(lin.in_channels, lin.out_channels,
+                                          bias=lin.bias is not None,
+                                          weight_initializer="glorot")
+
+    def init_conv(self, in_channels: int, out_channels: int, **kwargs):  # pragma: no cover
+        raise NotImplementedError
+
+    def reset_parameters(self):
+        for module in self.modules():
+            if module is not self and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+    def _maybe_sparse(self, x):
+        if not self.supports_sparse_input or self.sparse_input is False or x.layout != torch.strided:
+            return x
+        if self.sparse_input == "auto" and not (x.numel() > 0 and
+                                                 torch.count_nonzero(x) < 0.1 * x.numel()):
+            return x
+        return x.to_sparse_csr()
+
+    def forward(self, x, edge_index, edge_weight=None):
+        if x.dim() != 2 or x.size(-1) != self.in_channels:
+            raise ValueError(f"{type(self).__name__} expects x of shape [num_nodes, "
+                             f"{self.in_channels}], got {list(x.shape)}")
+        x = self._maybe_sparse(x)
+        for i, (conv, norm, act) in enumerate(zip(self.convs, self.norms, self.acts)):
+            if i > 0 and self.dropout > 0:
+                x = F.dropout(x, p=self.dropout, training=self.training)
+            if self.supports_edge_weight and edge_weight is not None:
+                x = conv(x, edge_index, edge_weight)
+            else:
+                x = conv(x, edge_index)
+            x = act(norm(x))
+        return x
+
+    def __repr__(self):
+        return (f"{type(self).__name__}({self.in_channels}, {self.out_channels}, "
+                f"num_layers={self.num_layers})")
+
+
+class GCNEncoder(GNNEncoder):
+    """GCN layers (Kipf & Welling, ICLR 2017); accepts ``edge_weight`` (e.g. PPR diffusion)."""
+
+    supports_edge_weight = True
+    supports_sparse_input = True
+
+    def init_conv(self, in_channels, out_channels, **kwargs):
+        return GCNConv(in_channels, out_channels, **kwargs)
+
+
+class GATEncoder(GNNEncoder):
+    """GAT layers (Velickovic et al., ICLR 2018); ``heads`` are concatenated within hidden layers
+    so each layer still outputs ``hidden_channels``."""
+
+    supports_sparse_input = True
+
+    def init_conv(self, in_channels, out_channels, heads: int = 1, **kwargs):
+        if out_channels % heads:
+            raise ValueError(f"GAT channels ({out_channels}) must be divisible by heads ({heads})")
+        return GATConv(in_channels, out_channels // heads, heads=heads, **kwargs)
+
+
+class SAGEEncoder(GNNEncoder):
+    """GraphSAGE layers (Hamilton et al., NeurIPS 2017)."""
+
+    def init_conv(self, in_channels, out_channels, **kwargs):
+        return SAGEConv(in_channels, out_channels, **kwargs)
+
+
+class GINEncoder(GNNEncoder):
+    """GIN layers (Xu et al., ICLR 2019), each with a 2-layer MLP."""
+
+    def init_conv(self, in_channels, out_channels, train_eps: bool = False, **kwargs):
+        mlp = nn.Sequential(nn.Linear(in_channels, out_channels), nn.ReLU(),
+                            nn.Linear(out_channels, out_channels))
+        return GINConv(mlp, train_eps=train_eps, **kwargs)
+
+
+ENCODERS = {"gcn": GCNEncoder, "gat": GATEncoder, "sage": SAGEEncoder, "gin": GINEncoder}
+
+
+def build_encoder(type: str, in_channels: int, **kwargs) -> GNNEncoder:
+    """``build_encoder('gcn', 1433, hidden_channels=256, out_channels=128)``."""
+    key = type.lower()
+    if key not in ENCODERS:
+        raise ValueError(f"encoder type must be one of {sorted(ENCODERS)}, got {type!r}")
+    return ENCODERS[key](in_channels, **kwargs)

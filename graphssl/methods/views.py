@@ -1,0 +1,32 @@
+"""Build augmentation pipelines from plain configuration (as stored in YAML configs)."""
+from __future__ import annotations
+
+from .. import augment
+
+_NAMES = {
+    "edge_drop": augment.EdgeDrop, "feature_mask": augment.FeatureMask,
+    "node_drop": augment.NodeDrop, "subgraph": augment.Subgraph, "edge_add": augment.EdgeAdd,
+    "ppr": augment.PPRDiffusion, "feature_shuffle": augment.FeatureShuffle,
+}
+
+
+def build_view(config) -> augment.Augmentation:
+    """``{'edge_drop': 0.2, 'feature_mask': 0.3}`` -> ``Compose([EdgeDrop(0.2), FeatureMask(0.3)])``.
+
+    A value is the augmentation's first argument, or a dict of its keyword arguments. Entries with
+    probability 0 are skipped; an empty config is the identity.
+    """
+    if isinstance(config, augment.Augmentation):
+        return config
+    if not isinstance(config, dict):
+        raise TypeError(f"a view config must be a dict like {{'edge_drop': 0.2}}, got {config!r}")
+    steps = []
+    for key, value in config.items():
+        if key not in _NAMES:
+            raise ValueError(f"unknown augmentation {key!r} in view config; known: "
+                             f"{', '.join(sorted(_NAMES))}")
+        if isinstance(value, dict):
+            steps.append(_NAMES[key](**value))
+        elif value:
+            steps.append(_NAMES[key](value))
+    return augment.Compose(steps) if steps else augment.Identity()

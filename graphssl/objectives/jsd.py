@@ -1,0 +1,82 @@
+"""Jensen-Shannon mutual-information estimator between local and global embeddings."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+
+
+class JSD(nn.Module):
+    r"""Local-global mutual information, Jensen-Shannon estimator, as in DGI (Velickovic et al.,
+    "Deep Graph Infomax", ICLR 2019), InfoGraph and MVGRL.
+
+    A discriminator scores (local, summary) pairs; positives come from the real graph, negatives
+    from a corrupted one. The loss is binary cross-entropy on the scores, i.e. the negative JSD
+    lower bound on MI up to constants:
+
+    .. math:: \mathcal L = \tfrac12\left(\mathbb E_{pos}[\mathrm{sp}(-T)] +
+              \mathbb E_{neg}[\mathrm{sp}(T)]\right), \quad \mathrm{sp}(t)=\log(1+e^t)
+
+    Args:
+        dim: embedding size of locals and summaries.
+        discriminator: ``'bilinear'`` (:math:`T = h^\top W s + b`, DGI) or ``'dot'``
+            (:math:`T = h^\top s`, InfoGraph).
+
+    Shapes: ``pos [N, d]``, ``neg [M, d]``; ``summary [d]`` (one graph) or ``[G, d]`` with
+    ``pos_index [N]`` / ``neg_index [M]`` giving each local row's graph -> scalar.
+
+    Example:
+        >>> jsd = JSD(512)
+        >>> loss = jsd(h, h_corrupted, torch.sigmoid(h.mean(0)))
+    """
+
+    DISCRIMINATORS = ("bilinear", "dot")
+
+    def __init__(self, dim: int, discriminator: str = "bilinear"):
+        super().__init__()
+        if not isinstance(dim, int) or dim < 1:
+            raise ValueError(f"dim must be a positive integer, got {dim!r}")
+        if discriminator not in self.DISCRIMINATORS:
+            raise ValueError(f"discriminator must be one of {self.DISCRIMINATORS}, got "
+                             f"{discriminator!r}")
+        self.dim, self.discriminator = dim, discriminator
+        if discriminator == "bilinear":
+            self.weight = nn.Parameter(torch.empty(dim, dim))
+            self.bias = nn.Parameter(torch.zeros(1))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        if self.discriminator == "bilinear":
+            nn.init.xavier_uniform_(self.weight)
+            nn.init.zeros_(self.bias)
+
+    def score(self, local: torch.Tensor, summary: torch.Tensor) -> torch.Tensor:
+        """Discriminator logits of row-aligned ``local [N, d]`` and ``summary [N, d]``."""
+        if self.discriminator == "bilinear":
+            return ((local @ self.weight) * summary).sum(-1) + self.bias
+        return (local * summary).sum(-1)
+
+    def forward(self, pos: torch.Tensor, neg: torch.Tensor, summary: torch.Tensor,
+                pos_index: torch.Tensor | None = None,
+                neg_index: torch.Tensor | None = None) -> torch.Tensor:
+        for name, t in (("pos", pos), ("neg", neg)):
+            if t.dim() != 2 or t.size(1) != self.dim:
+                raise ValueError(f"{name} must have shape [num_samples, {self.dim}], got "
+                                 f"{list(t.shape)}")
+        if summary.dim() == 1:
+            summary = summary.unsqueeze(0)
+        if summary.dim() != 2 or summary.size(1) != self.dim:
+            raise ValueError(f"summary must have shape [{self.dim}] or [num_graphs, {self.dim}], "
+                             f"got {list(summary.shape)}")
+        s_pos = summary.expand(pos.size(0), -1) if pos_index is None else summary[pos_index]
+        s_neg = summary.expand(neg.size(0), -1) if neg_index is None else summary[neg_index]
+        if summary.size(0) > 1 and (pos_index is None or neg_index is None):
+            raise ValueError("with several summaries, pass pos_index and neg_index (the graph of "
+                             "each local row)")
+        return 0.5 * (F.softplus(-self.score(pos, s_pos)).mean() +
+                      F.softplus(self.score(neg, s_neg)).mean())
+
+    def extra_repr(self):
+        return f"dim={self.dim}, discriminator={self.discriminator!r}"
