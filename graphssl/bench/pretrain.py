@@ -50,6 +50,7 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
         raise ValueError(f"runs must be a positive integer, got {runs!r}")
     if config["data"].get("normalize_features"):
         dataset_obj.transform = T.NormalizeFeatures()
+    probe_cfg = dict(protocol.get("probe") or {})
     dev = resolve_device(device)
     data = dataset_obj[0].to(dev)
     y = data.y.view(-1).cpu()
@@ -71,7 +72,7 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
         pretrain_seconds += time.perf_counter() - start
         epochs_run += len(trainer.history)
         z = model.embed(data).cpu()
-        probe = linear_probe(z, y, get_split(dataset_obj, split, run))
+        probe = linear_probe(z, y, get_split(dataset_obj, split, run), **probe_cfg)
         probe.update(run=run, seed=run, epochs=len(trainer.history),
                      final_loss=trainer.history[-1]["loss"] if trainer.history else None)
         results.append(probe)
@@ -83,7 +84,8 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
         "test_acc_mean": statistics.fmean(accs),
         "test_acc_std": statistics.pstdev(accs) if len(accs) > 1 else 0.0,
         "val_acc_mean": statistics.fmean(r["val_acc"] for r in results),
-        "probe": "logistic regression, L2 strength chosen on the validation split",
+        "probe": {"kind": "logistic regression, L2 strength chosen on the validation split",
+                  **probe_cfg},
         "per_run": results, "pretrain_seconds": pretrain_seconds,
         "seconds_per_epoch": pretrain_seconds / max(epochs_run, 1),
         "peak_rss_mb": peak_rss_mb(), "config": config, "config_hash": config_hash(config),

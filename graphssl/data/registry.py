@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import urllib.error
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -193,18 +192,30 @@ def load_dataset(name: str, root: str | os.PathLike | None = None,
         if mirror_dir is not None:
             copy_from_mirror(mirror_dir, spec.relative_dir, root, spec.name)
             cls = offline_class(cls, spec.name, mirror_dir)
-        try:
-            dataset = spec.build(cls, root)
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
-            raise DatasetUnavailableError(
-                f"could not download {spec.name!r} ({err}). Offline? Set {MIRROR_ENV}=DIR or pass "
-                f"--mirror DIR with DIR a folder of raw files in PyG/OGB layout (e.g. "
-                f"DIR/{spec.relative_dir}/raw/...), or place the raw files under "
-                f"{str(root / spec.relative_dir)!r}.") from err
+        else:
+            cls = _reporting_download_class(cls, spec, root)
+        dataset = spec.build(cls, root)
     if transform is not None:
         dataset.transform = transform
     dataset.spec = spec
     return dataset
+
+
+def _reporting_download_class(cls, spec: DatasetSpec, root: Path):
+    """A subclass of ``cls`` whose failed download (whatever the library's HTTP client raises)
+    becomes a :class:`DatasetUnavailableError` that says how to work offline."""
+
+    def download(self):
+        try:
+            return cls.download(self)
+        except Exception as err:
+            raise DatasetUnavailableError(
+                f"could not download {spec.name!r} ({type(err).__name__}: {str(err)[:160]}). "
+                f"Offline? Set {MIRROR_ENV}=DIR or pass --mirror DIR with DIR a folder of raw "
+                f"files in PyG/OGB layout (e.g. DIR/{spec.relative_dir}/raw/...), or place the "
+                f"raw files under {str(root / spec.relative_dir)!r}.") from err
+
+    return type(cls.__name__, (cls,), {"download": download})
 
 
 def _allow_pyg_in_torch_load():

@@ -9,7 +9,8 @@ from sklearn.linear_model import LogisticRegression
 
 from ._common import as_numpy, check_embeddings, l2_normalize
 
-DEFAULT_CS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
+# half-decade grid from 1e-3 to 1e4 (15 values)
+DEFAULT_CS = tuple(float(f"{c:.4g}") for c in np.logspace(-3, 4, 15))
 
 
 def linear_probe(z, y, split, Cs=DEFAULT_CS, normalize: bool = True, max_iter: int = 1000) -> dict:

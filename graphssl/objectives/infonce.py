@@ -22,9 +22,8 @@ class InfoNCE(nn.Module):
     with :math:`s` the cosine similarity (dot product if ``normalize=False``); the loss is the mean
     over anchors of both views (``symmetric=True``) or of view 1 only.
 
-    Cost: three ``N x N`` similarity products (``z1 z2^T``, ``z1 z1^T``, ``z2 z2^T``); with
-    normalised embeddings the logits are bounded by ``1/tau``, so the exponentials use that fixed
-    shift and each product needs one ``N x N`` buffer.
+    Cost: three ``N x N`` similarity products (``z1 z2^T``, ``z1 z1^T``, ``z2 z2^T``), each
+    reduced with a stable ``logsumexp`` (finite for any temperature), one ``N x N`` buffer each.
 
     Args:
         temperature: :math:`\tau > 0`.
@@ -52,47 +51,24 @@ class InfoNCE(nn.Module):
         check_pair(z1, z2, min_rows=2)
         if self.normalize:
             z1, z2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
-            return self._bounded(z1, z2)
-        return self._general(z1, z2)
-
-    def _exp_sim(self, a, b, shift):
-        # one N x N buffer: matmul output scaled, shifted and exponentiated in place
-        return (a @ b.t()).mul_(1.0 / self.temperature).sub_(shift).exp_()
-
-    def _bounded(self, z1, z2):
-        c = 1.0 / self.temperature  # logits of unit vectors are <= 1/tau
-        pos = (z1 * z2).sum(1) / self.temperature - c
-        e12 = self._exp_sim(z1, z2, c)
-        den1 = e12.sum(1)
-        den2 = e12.sum(0) if self.symmetric else None
-        if self.intra_view_negatives:
-            self_term1 = ((z1 * z1).sum(1) / self.temperature - c).exp()
-            den1 = den1 + self._exp_sim(z1, z1, c).sum(1) - self_term1
-            if self.symmetric:
-                self_term2 = ((z2 * z2).sum(1) / self.temperature - c).exp()
-                den2 = den2 + self._exp_sim(z2, z2, c).sum(1) - self_term2
-        pos_exp = pos.exp()
-        # the denominator contains the positive term: clamping at it only removes round-off
-        loss1 = (torch.maximum(den1, pos_exp).log() - pos).mean()
-        if not self.symmetric:
-            return loss1
-        loss2 = (torch.maximum(den2, pos_exp).log() - pos).mean()
-        return 0.5 * (loss1 + loss2)
-
-    def _general(self, z1, z2):
-        t = self.temperature
-        s12 = z1 @ z2.t() / t
+        s12 = self._logits(z1, z2)
         pos = s12.diagonal()
+        lse1 = torch.logsumexp(s12, dim=1)
+        lse2 = torch.logsumexp(s12, dim=0) if self.symmetric else None
+        if self.intra_view_negatives:
+            lse1 = torch.logaddexp(lse1, torch.logsumexp(self._logits(z1, z1, True), dim=1))
+            if self.symmetric:
+                lse2 = torch.logaddexp(lse2, torch.logsumexp(self._logits(z2, z2, True), dim=1))
+        loss = (lse1 - pos).mean()
+        return loss if not self.symmetric else 0.5 * (loss + (lse2 - pos).mean())
 
-        def side(inter, own):
-            logits = [inter]
-            if self.intra_view_negatives:
-                eye = torch.eye(own.size(0), dtype=torch.bool, device=own.device)
-                logits.append((own @ own.t() / t).masked_fill(eye, float("-inf")))
-            return (torch.logsumexp(torch.cat(logits, dim=1), dim=1) - pos).mean()
-
-        loss1 = side(s12, z1)
-        return loss1 if not self.symmetric else 0.5 * (loss1 + side(s12.t(), z2))
+    def _logits(self, a, b, exclude_self: bool = False):
+        # one N x N buffer per product: the matmul output is scaled (and masked) in place;
+        # logsumexp is stable for any temperature
+        s = (a @ b.t()).mul_(1.0 / self.temperature)
+        if exclude_self:
+            s.diagonal().fill_(float("-inf"))
+        return s
 
     def extra_repr(self):
         return (f"temperature={self.temperature}, intra_view_negatives="

@@ -70,11 +70,11 @@ class JSD(nn.Module):
         if summary.dim() != 2 or summary.size(1) != self.dim:
             raise ValueError(f"summary must have shape [{self.dim}] or [num_graphs, {self.dim}], "
                              f"got {list(summary.shape)}")
-        s_pos = summary.expand(pos.size(0), -1) if pos_index is None else summary[pos_index]
-        s_neg = summary.expand(neg.size(0), -1) if neg_index is None else summary[neg_index]
         if summary.size(0) > 1 and (pos_index is None or neg_index is None):
             raise ValueError("with several summaries, pass pos_index and neg_index (the graph of "
                              "each local row)")
+        s_pos = summary.expand(pos.size(0), -1) if pos_index is None else summary[pos_index]
+        s_neg = summary.expand(neg.size(0), -1) if neg_index is None else summary[neg_index]
         return 0.5 * (F.softplus(-self.score(pos, s_pos)).mean() +
                       F.softplus(self.score(neg, s_neg)).mean())
 

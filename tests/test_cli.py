@@ -1,0 +1,78 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from graphssl.cli import main
+
+REQUIRED = {"method", "dataset", "split", "runs", "test_acc_mean", "test_acc_std",
+            "pretrain_seconds", "peak_rss_mb", "versions"}
+
+
+def test_pretrain_end_to_end_writes_the_record(tmp_path, data_root, mirror, offline, capsys):
+    out = tmp_path / "grace.json"
+    code = main(["pretrain", "--method", "grace", "--dataset", "cora", "--runs", "2",
+                 "--epochs", "2", "--mirror", str(mirror), "--root", str(data_root),
+                 "--quiet", "--out", str(out)])
+    assert code == 0
+    record = json.loads(out.read_text())
+    assert REQUIRED <= set(record)
+    assert (record["method"], record["dataset"], record["split"], record["runs"]) == (
+        "grace", "Cora", "random", 2)
+    assert 0.0 < record["test_acc_mean"] <= 1.0 and len(record["per_run"]) == 2
+    assert record["config"]["train"]["epochs"] == 2 and record["config"]["tuned"]
+    printed = capsys.readouterr().out
+    assert "test accuracy" in printed and "±" in printed
+
+
+def test_pretrain_dgi_follows_the_paper_protocol_by_default(tmp_path, data_root, mirror,
+                                                             offline):
+    out = tmp_path / "dgi.json"
+    assert main(["pretrain", "--method", "dgi", "--dataset", "CiteSeer", "--epochs", "2",
+                 "--runs", "1", "--mirror", str(mirror), "--root", str(data_root), "--quiet",
+                 "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["split"] == "public" and record["probe"]["normalize"] is False
+
+
+def test_pretrain_resumes_from_checkpoints(tmp_path, data_root, mirror, offline):
+    args = ["pretrain", "--method", "grace", "--dataset", "Cora", "--runs", "1", "--epochs", "2",
+            "--mirror", str(mirror), "--root", str(data_root), "--quiet",
+            "--checkpoint-dir", str(tmp_path / "ckpt"), "--out"]
+    assert main(args + [str(tmp_path / "a.json")]) == 0
+    assert (tmp_path / "ckpt" / "run0" / "checkpoint.pt").exists()
+    assert main(args + [str(tmp_path / "b.json")]) == 0  # finished run: nothing to redo
+    a, b = (json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json"))
+    assert a["test_acc_mean"] == b["test_acc_mean"]
+
+
+def test_unknown_names_fail_with_suggestions(capsys):
+    assert main(["pretrain", "--method", "grace", "--dataset", "Coraa"]) == 2
+    assert "Did you mean: Cora" in capsys.readouterr().err
+    assert main(["pretrain", "--method", "gracee", "--dataset", "csbm"]) == 2
+    assert "Did you mean: grace" in capsys.readouterr().err
+
+
+def test_graph_level_dataset_is_explained(data_root, mirror, offline, capsys):
+    assert main(["pretrain", "--method", "grace", "--dataset", "MUTAG", "--mirror", str(mirror),
+                 "--root", str(data_root)]) == 2
+    assert "graph-level dataset" in capsys.readouterr().err
+
+
+def test_datasets_lists_families(capsys):
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "Cora" in out and "MUTAG" in out and "ogbg-*" in out
+
+
+def test_demo_offline_without_mirror_uses_synthetic_graph(tmp_path, offline, capsys):
+    assert main(["demo", "--epochs", "2", "--root", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "synthetic graph" in out and "CSBM" in out and "test accuracy" in out
+
+
+def test_console_script_is_installed():
+    proc = subprocess.run([sys.executable, "-m", "graphssl.cli", "datasets"],
+                          capture_output=True, text=True, check=True)
+    assert "Cora" in proc.stdout

@@ -1,0 +1,72 @@
+import pytest
+import torch
+from torch_geometric.nn.models import GCN
+
+from graphssl.encoders import (GATEncoder, GCNEncoder, GINEncoder, Readout, SAGEEncoder,
+                               build_encoder, encode)
+
+from conftest import small_graph
+
+
+@pytest.mark.parametrize("cls", [GCNEncoder, GATEncoder, SAGEEncoder, GINEncoder])
+def test_shapes_and_gradients(cls, graph):
+    enc = cls(8, 16, num_layers=2, out_channels=4)
+    z = enc(graph.x, graph.edge_index)
+    assert z.shape == (graph.num_nodes, 4)
+    z.sum().backward()
+    assert all(p.grad is not None for p in enc.parameters() if p.requires_grad)
+
+
+def test_sparse_input_equals_dense():
+    torch.manual_seed(0)
+    g = small_graph(100, 300, num_features=200)
+    g.x = g.x * (torch.rand_like(g.x) < 0.02)  # bag-of-words-like: 98% zeros
+    sparse = GCNEncoder(200, 32, sparse_input=True)
+    dense = GCNEncoder(200, 32, sparse_input=False)
+    dense.load_state_dict(sparse.state_dict())
+    zs, zd = sparse(g.x, g.edge_index), dense(g.x, g.edge_index)
+    assert torch.allclose(zs, zd, atol=1e-5)
+    zs.sum().backward()
+    zd.sum().backward()
+    assert torch.allclose(sparse.convs[0].lin.weight.grad, dense.convs[0].lin.weight.grad,
+                          atol=1e-4)
+
+
+def test_edge_weight_reaches_gcn(graph):
+    enc = GCNEncoder(8, 16)
+    a = enc(graph.x, graph.edge_index, graph.edge_weight)
+    b = enc(graph.x, graph.edge_index)
+    assert not torch.allclose(a, b)
+
+
+def test_wrong_feature_size_is_named(graph):
+    with pytest.raises(ValueError, match=r"expects x of shape \[num_nodes, 9\]"):
+        GCNEncoder(9, 16)(graph.x, graph.edge_index)
+
+
+def test_bad_configuration():
+    with pytest.raises(ValueError, match="activation"):
+        GCNEncoder(4, 8, activation="swish")
+    with pytest.raises(ValueError, match="num_layers"):
+        GCNEncoder(4, 8, num_layers=0)
+    with pytest.raises(ValueError, match="encoder type"):
+        build_encoder("transformer", 4, hidden_channels=8)
+
+
+def test_any_pyg_model_plugs_in(graph):
+    model = GCN(8, 16, num_layers=2)
+    z = encode(model, graph)  # edge_weight is passed: PyG's GCN accepts it
+    assert torch.allclose(z, model(graph.x, graph.edge_index, edge_weight=graph.edge_weight))
+
+    class Custom(torch.nn.Module):
+        def forward(self, x, edge_index):
+            return x * 2
+
+    assert torch.equal(encode(Custom(), graph), graph.x * 2)
+
+
+def test_readout_batched(batch):
+    z = torch.ones(batch.num_nodes, 3)
+    assert torch.equal(Readout("sum")(z, batch.batch)[:, 0],
+                       torch.bincount(batch.batch).float())
+    assert Readout("mean")(z).shape == (1, 3)

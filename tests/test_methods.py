@@ -1,0 +1,82 @@
+import pytest
+import torch
+from torch_geometric.data import Batch
+
+from graphssl.data import csbm_graph, random_split
+from graphssl.evaluate import linear_probe
+from graphssl.methods import DGI, GRACE, METHODS, build_method, get_method
+from graphssl.train import Trainer
+
+from conftest import small_graph
+
+
+@pytest.fixture(scope="module")
+def csbm():
+    return csbm_graph(num_nodes=400, num_classes=4, num_features=32, avg_degree=6,
+                      homophily=0.9, feature_signal=0.5, seed=1)
+
+
+CONFIGS = {
+    "grace": dict(encoder={"hidden_channels": 32, "out_channels": 16}, projection_dim=16),
+    "dgi": dict(encoder={"hidden_channels": 32}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_registered_method_learns_useful_embeddings(name, csbm):
+    torch.manual_seed(0)
+    method = build_method(name, csbm.num_features, **CONFIGS[name])
+    split = random_split(csbm.num_nodes, 0)
+    before = linear_probe(method.embed(csbm), csbm.y, split)["test_acc"]
+    trainer = Trainer(epochs=40, lr=0.01, progress=False)
+    trainer.fit(method, csbm)
+    losses = [r["loss"] for r in trainer.history]
+    assert min(losses[-5:]) < losses[0]
+    after = linear_probe(method.embed(csbm), csbm.y, split)["test_acc"]
+    assert after > max(before, 0.5)  # chance is 0.25
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_methods_on_a_batch_of_graphs_and_isolated_nodes(name):
+    graphs = [small_graph(12, 20, num_features=8, seed=i) for i in range(3)]
+    graphs.append(small_graph(5, 0, num_features=8, seed=9))  # no edges at all
+    batch = Batch.from_data_list(graphs)
+    method = build_method(name, 8, encoder={"hidden_channels": 8, **(
+        {"out_channels": 8} if name == "grace" else {})}, **(
+        {"projection_dim": 8} if name == "grace" else {}))
+    loss = method.loss(batch, torch.Generator().manual_seed(0))
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert method.embed(batch).shape[0] == batch.num_nodes
+
+
+def test_same_seed_same_embeddings(csbm):
+    def run():
+        torch.manual_seed(0)
+        m = GRACE.from_config(32, **CONFIGS["grace"])
+        Trainer(epochs=3, seed=7, progress=False).fit(m, csbm)
+        return m.embed(csbm)
+
+    assert torch.equal(run(), run())
+
+
+def test_embed_restores_training_mode(csbm):
+    m = DGI.from_config(32, **CONFIGS["dgi"])
+    m.train()
+    m.embed(csbm)
+    assert m.training
+
+
+def test_unknown_method_suggests():
+    with pytest.raises(KeyError, match="Did you mean: grace"):
+        get_method("grase")
+
+
+def test_user_encoder_plugs_into_grace(csbm):
+    from torch_geometric.nn.models import GAT
+    method = GRACE(GAT(32, 16, num_layers=2), embedding_dim=16,
+                   view1={"edge_drop": 0.2}, view2={"feature_mask": 0.2})
+    Trainer(epochs=2, progress=False).fit(method, csbm)
+    assert method.embed(csbm).shape == (400, 16)
+    with pytest.raises(ValueError, match="embedding_dim"):
+        GRACE(torch.nn.Linear(32, 16), view1={}, view2={})  # no out_channels to read

@@ -1,0 +1,129 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from graphssl.objectives import JSD, InfoNCE
+
+
+def grace_reference(z1, z2, tau):
+    """The loss exactly as GRACE's authors wrote it (N x N matrices, masks)."""
+    z1, z2 = F.normalize(z1), F.normalize(z2)
+
+    def semi(a, b):
+        refl = torch.exp(a @ a.t() / tau)
+        between = torch.exp(a @ b.t() / tau)
+        return -torch.log(between.diag() / (refl.sum(1) + between.sum(1) - refl.diag()))
+
+    return 0.5 * (semi(z1, z2) + semi(z2, z1)).mean()
+
+
+@pytest.mark.parametrize("tau", [0.2, 0.5, 1.0])
+def test_infonce_equals_grace_reference(tau):
+    g = torch.Generator().manual_seed(0)
+    z1, z2 = torch.randn(64, 16, generator=g), torch.randn(64, 16, generator=g)
+    assert torch.allclose(InfoNCE(tau)(z1, z2), grace_reference(z1, z2, tau), atol=1e-5)
+
+
+def test_infonce_gradients_match_reference():
+    g = torch.Generator().manual_seed(1)
+    a = torch.randn(32, 8, generator=g, requires_grad=True)
+    b = torch.randn(32, 8, generator=g, requires_grad=True)
+    InfoNCE(0.5)(a, b).backward()
+    ga, gb = a.grad.clone(), b.grad.clone()
+    a.grad = b.grad = None
+    grace_reference(a, b, 0.5).backward()
+    assert torch.allclose(ga, a.grad, atol=1e-5) and torch.allclose(gb, b.grad, atol=1e-5)
+
+
+def test_infonce_unnormalised_matches_logsumexp():
+    g = torch.Generator().manual_seed(2)
+    z1, z2 = torch.randn(20, 4, generator=g), torch.randn(20, 4, generator=g)
+    loss = InfoNCE(0.7, normalize=False, intra_view_negatives=False, symmetric=False)(z1, z2)
+    expected = F.cross_entropy(z1 @ z2.t() / 0.7, torch.arange(20))
+    assert torch.allclose(loss, expected, atol=1e-5)
+    # same class with normalisation and only inter-view negatives = CLIP/MoCo-style CE
+    n1, n2 = F.normalize(z1), F.normalize(z2)
+    loss = InfoNCE(0.7, intra_view_negatives=False, symmetric=False)(z1, z2)
+    assert torch.allclose(loss, F.cross_entropy(n1 @ n2.t() / 0.7, torch.arange(20)), atol=1e-5)
+
+
+def test_identical_well_separated_views_reach_the_lower_bound():
+    z = torch.eye(8) * 3.0  # orthogonal: positives cos 1, negatives cos 0
+    for tau in (0.5, 0.1, 0.05):
+        expected = math.log(1 + 14 * math.exp(-1 / tau))  # 2N - 2 negatives at cos 0
+        assert InfoNCE(tau)(z, z).item() == pytest.approx(expected, rel=1e-4, abs=1e-6)
+    assert InfoNCE(0.02)(z, z).item() < 1e-6
+
+
+def test_infonce_random_views_near_log_of_negatives():
+    g = torch.Generator().manual_seed(3)
+    z1, z2 = torch.randn(512, 256, generator=g), torch.randn(512, 256, generator=g)
+    # unrelated views at high temperature: about log(2N - 1)
+    assert InfoNCE(100.0)(z1, z2).item() == pytest.approx(math.log(1023), rel=1e-3)
+
+
+def test_infonce_small_temperature_is_finite():
+    g = torch.Generator().manual_seed(4)
+    z1, z2 = torch.randn(50, 8, generator=g), -torch.randn(50, 8, generator=g)
+    loss = InfoNCE(0.01)(z1, z2)
+    assert torch.isfinite(loss)
+
+
+@pytest.mark.parametrize("t", [0, -1, float("nan")])
+def test_infonce_rejects_bad_temperature(t):
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        InfoNCE(t)
+
+
+def test_infonce_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="same shape"):
+        InfoNCE()(torch.randn(5, 4), torch.randn(6, 4))
+    with pytest.raises(ValueError, match="2-D"):
+        InfoNCE()(torch.randn(5), torch.randn(5))
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        InfoNCE()(torch.randn(1, 4), torch.randn(1, 4))
+
+
+def test_jsd_known_values():
+    jsd = JSD(4, discriminator="dot")
+    zero = torch.zeros(10, 4)
+    assert jsd(zero, zero, torch.zeros(4)).item() == pytest.approx(math.log(2))
+    s = torch.ones(4) * 5
+    pos, neg = torch.ones(10, 4), -torch.ones(10, 4)
+    assert jsd(pos, neg, s).item() < 1e-8  # perfectly separated: loss -> 0
+    assert jsd(neg, pos, s).item() > 19  # and the reverse is heavily penalised
+
+
+def test_jsd_equals_dgi_bce():
+    torch.manual_seed(0)
+    jsd = JSD(8)
+    h, hc, s = torch.randn(30, 8), torch.randn(30, 8), torch.sigmoid(torch.randn(8))
+    bil = torch.nn.Bilinear(8, 8, 1)
+    bil.weight.data = jsd.weight.data.unsqueeze(0).clone()
+    bil.bias.data = jsd.bias.data.clone()
+    logits = torch.cat([bil(h, s.expand_as(h)), bil(hc, s.expand_as(hc))]).view(-1)
+    labels = torch.cat([torch.ones(30), torch.zeros(30)])
+    assert torch.allclose(jsd(h, hc, s), F.binary_cross_entropy_with_logits(logits, labels),
+                          atol=1e-6)
+
+
+def test_jsd_per_graph_summaries():
+    jsd = JSD(2, discriminator="dot")
+    summary = torch.tensor([[10.0, 0.0], [0.0, 10.0]])
+    index = torch.tensor([0, 0, 1, 1])
+    pos = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    assert jsd(pos, -pos, summary, index, index).item() < 1e-4
+    assert jsd(pos.flip(1), -pos.flip(1), summary, index, index).item() == pytest.approx(math.log(2))
+    with pytest.raises(ValueError, match="pos_index"):
+        jsd(pos, pos, summary)
+
+
+def test_jsd_shape_and_argument_errors():
+    with pytest.raises(ValueError, match="discriminator"):
+        JSD(4, discriminator="mlp")
+    with pytest.raises(ValueError, match="pos must have shape"):
+        JSD(4)(torch.randn(3, 5), torch.randn(3, 4), torch.randn(4))
+    with pytest.raises(ValueError, match="summary"):
+        JSD(4)(torch.randn(3, 4), torch.randn(3, 4), torch.randn(5))

@@ -1,0 +1,136 @@
+import json
+import pickle
+
+import pytest
+import torch
+
+from graphssl.data import csbm_graph
+from graphssl.methods import GRACE, DGI
+from graphssl.train import CheckpointError, NonFiniteLossError, Trainer, load_checkpoint
+
+
+def tiny_graph():
+    return csbm_graph(num_nodes=120, num_classes=3, num_features=16, avg_degree=4, seed=0)
+
+
+def make_grace(seed=0):
+    torch.manual_seed(seed)
+    return GRACE.from_config(16, encoder={"hidden_channels": 16, "out_channels": 8},
+                             projection_dim=8)
+
+
+class Interrupt:
+    """Raise KeyboardInterrupt (as Ctrl-C would) when the method is asked for the loss of
+    epoch ``at`` (1-based)."""
+
+    def __init__(self, method, at):
+        self.calls, self.at, self.loss = 0, at, method.loss
+        method.loss = self
+
+    def __call__(self, batch, generator=None):
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return self.loss(batch, generator)
+
+
+def test_resume_after_interrupt_equals_uninterrupted(tmp_path):
+    data = tiny_graph()
+    full = make_grace()
+    Trainer(epochs=8, lr=0.01, seed=5, progress=False).fit(full, data)
+
+    run = tmp_path / "run"
+    first = make_grace()
+    Interrupt(first, at=6)
+    trainer = Trainer(epochs=8, lr=0.01, seed=5, progress=False, checkpoint_dir=run,
+                      checkpoint_every=2, log_path=run / "log.jsonl")
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(first, data)
+    ckpt = load_checkpoint(run / "checkpoint.pt")  # intact after Ctrl-C
+    assert ckpt["epoch"] == 4
+
+    resumed = make_grace(seed=123)  # fresh weights: everything must come from the checkpoint
+    trainer = Trainer(epochs=8, lr=0.01, seed=5, progress=False, checkpoint_dir=run,
+                      checkpoint_every=2, log_path=run / "log.jsonl")
+    trainer.fit(resumed, data, resume=True)
+    for (name, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), name
+    epochs = [json.loads(line)["epoch"] for line in (run / "log.jsonl").read_text().splitlines()]
+    assert epochs == list(range(1, 9))  # no epoch logged twice, none missing
+
+
+def test_early_stopping_restores_best(tmp_path):
+    data = tiny_graph()
+    torch.manual_seed(0)
+    method = DGI.from_config(16, encoder={"hidden_channels": 8})
+    trainer = Trainer(epochs=300, lr=0.05, patience=3, progress=False)
+    trainer.fit(method, data)
+    losses = [r["loss"] for r in trainer.history]
+    assert len(losses) < 300
+    best = min(losses)
+    assert losses.index(best) == len(losses) - 4  # stopped 3 epochs after the best
+
+
+def test_corrupt_checkpoint_is_refused(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    path.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(path)
+    trainer = Trainer(epochs=1, progress=False, checkpoint_dir=tmp_path)
+    with pytest.raises(CheckpointError):
+        trainer.fit(make_grace(), tiny_graph(), resume=True)
+
+
+class Evil:
+    def __reduce__(self):
+        import os
+        return (os.system, ("touch /tmp/graphssl-pwned",))
+
+
+def test_foreign_pickle_is_never_executed(tmp_path):
+    import os
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"format": "graphssl-checkpoint", "payload": Evil()}, path)
+    if os.path.exists("/tmp/graphssl-pwned"):
+        os.remove("/tmp/graphssl-pwned")
+    with pytest.raises(CheckpointError, match="refusing"):
+        load_checkpoint(path)
+    assert not os.path.exists("/tmp/graphssl-pwned")
+
+
+def test_plain_state_dict_is_not_a_graphssl_checkpoint(tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save(make_grace().state_dict(), path)
+    with pytest.raises(CheckpointError, match="not a graphssl checkpoint"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_from_other_configuration(tmp_path):
+    data = tiny_graph()
+    Trainer(epochs=2, lr=0.01, progress=False, checkpoint_dir=tmp_path).fit(make_grace(), data)
+    with pytest.raises(CheckpointError, match="another configuration"):
+        Trainer(epochs=2, lr=0.02, progress=False, checkpoint_dir=tmp_path).fit(
+            make_grace(), data, resume=True)
+
+
+def test_nan_loss_names_epoch_and_cause():
+    trainer = Trainer(epochs=5, lr=1e30, optimizer="sgd", progress=False)  # diverges at once
+    with pytest.raises(NonFiniteLossError, match=r"epoch 2\. .*learning rate too high \(now 1e\+30\)"):
+        trainer.fit(make_grace(), tiny_graph())
+
+
+def test_bad_trainer_arguments():
+    with pytest.raises(ValueError, match="epochs"):
+        Trainer(epochs=0)
+    with pytest.raises(ValueError, match="optimizer"):
+        Trainer(optimizer="lbfgs")
+    with pytest.raises(ValueError, match="lr"):
+        Trainer(lr=-1)
+
+
+def test_invalid_graph_fails_before_training():
+    from graphssl.data import InvalidGraphError
+    data = tiny_graph()
+    data.x[0, 0] = float("inf")
+    with pytest.raises(InvalidGraphError):
+        Trainer(epochs=1, progress=False).fit(make_grace(), data)
