@@ -70,3 +70,17 @@ def test_readout_batched(batch):
     assert torch.equal(Readout("sum")(z, batch.batch)[:, 0],
                        torch.bincount(batch.batch).float())
     assert Readout("mean")(z).shape == (1, 3)
+
+
+def test_sparse_cache_reuses_and_invalidates(graph):
+    enc = GCNEncoder(8, 16)
+    a = enc(graph.x, graph.edge_index)
+    assert torch.equal(a, enc(graph.x, graph.edge_index))
+    ei = graph.edge_index.clone()
+    b = enc(graph.x, ei)
+    ei[1, :] = ei[0, :]  # in-place edit of a cached graph: must not be served stale
+    c = enc(graph.x, ei)
+    assert torch.allclose(a, b) and not torch.allclose(b, c)
+    fresh = GCNEncoder(8, 16)
+    fresh.load_state_dict(enc.state_dict())
+    assert torch.allclose(fresh(graph.x, ei), c)

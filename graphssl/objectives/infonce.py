@@ -1,6 +1,8 @@
 """InfoNCE / NT-Xent contrastive loss."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -22,8 +24,10 @@ class InfoNCE(nn.Module):
     with :math:`s` the cosine similarity (dot product if ``normalize=False``); the loss is the mean
     over anchors of both views (``symmetric=True``) or of view 1 only.
 
-    Cost: three ``N x N`` similarity products (``z1 z2^T``, ``z1 z1^T``, ``z2 z2^T``), each
-    reduced with a stable ``logsumexp`` (finite for any temperature), one ``N x N`` buffer each.
+    Cost: three ``N x N`` similarity products (``z1 z2^T``, ``z1 z1^T``, ``z2 z2^T``), one
+    ``N x N`` buffer each. Normalised embeddings use a fixed shift of ``1/tau`` (exact, and cheaper
+    than ``logsumexp``); very small temperatures and ``normalize=False`` use ``logsumexp``. Both
+    are finite for any temperature.
 
     Args:
         temperature: :math:`\tau > 0`.
@@ -47,10 +51,28 @@ class InfoNCE(nn.Module):
         self.symmetric = bool(symmetric)
         self.normalize = bool(normalize)
 
+    # With unit vectors every logit lies in [-1/tau, 1/tau]: shifted by 1/tau, each exponential is
+    # in [exp(-2/tau), 1], so sums of exponentials (all positive: no cancellation) neither
+    # overflow nor underflow in float32 while 2/tau < 80. Below this temperature the logsumexp
+    # path is used.
+    FIXED_SHIFT_MIN_TEMPERATURE = 0.025
+
     def forward(self, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
         check_pair(z1, z2, min_rows=2)
         if self.normalize:
             z1, z2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+            if self.temperature >= self.FIXED_SHIFT_MIN_TEMPERATURE:
+                return self._fixed_shift(z1, z2)
+        return self._logsumexp(z1, z2)
+
+    def _fixed_shift(self, z1, z2):
+        c = 1.0 / self.temperature
+        den1, den2 = _ShiftedExpSums.apply(z1, z2, c, self.intra_view_negatives, self.symmetric)
+        pos = (z1 * z2).sum(1) * c - c
+        loss = (den1.log() - pos).mean()
+        return loss if not self.symmetric else 0.5 * (loss + (den2.log() - pos).mean())
+
+    def _logsumexp(self, z1, z2):
         s12 = self._logits(z1, z2)
         pos = s12.diagonal()
         lse1 = torch.logsumexp(s12, dim=1)
@@ -63,8 +85,6 @@ class InfoNCE(nn.Module):
         return loss if not self.symmetric else 0.5 * (loss + (lse2 - pos).mean())
 
     def _logits(self, a, b, exclude_self: bool = False):
-        # one N x N buffer per product: the matmul output is scaled (and masked) in place;
-        # logsumexp is stable for any temperature
         s = (a @ b.t()).mul_(1.0 / self.temperature)
         if exclude_self:
             s.diagonal().fill_(float("-inf"))
@@ -74,3 +94,57 @@ class InfoNCE(nn.Module):
         return (f"temperature={self.temperature}, intra_view_negatives="
                 f"{self.intra_view_negatives}, symmetric={self.symmetric}, "
                 f"normalize={self.normalize}")
+
+
+class _ShiftedExpSums(torch.autograd.Function):
+    r"""Row sums of :math:`E_{ab} = \exp(c\, a b^\top - c)` for unit-norm ``z1``, ``z2``:
+
+    ``den1 = E_12 1 + (E_11 - diag) 1`` and ``den2 = E_12^T 1 + (E_22 - diag) 1``.
+
+    Same products as autograd would run forward (three ``N x N``), but a cheaper backward:
+    ``E_11`` and ``E_22`` are symmetric, so the gradient of an intra-view block w.r.t. its one
+    operand is a single product ``(G + G^T) z`` instead of two. Backward therefore costs four
+    ``N x N x d`` products (autograd: six) and rewrites the saved blocks in place (it can run
+    once; double backward is not supported).
+    """
+
+    @staticmethod
+    def forward(ctx, z1, z2, c, intra, symmetric):
+        shift = z1.new_full((), -c)
+
+        def block(a, b, exclude_self):
+            e = torch.addmm(shift, a * c, b.t())
+            if exclude_self:
+                e.fill_diagonal_(float("-inf"))
+            return e.exp_()
+
+        e12 = block(z1, z2, False)
+        den1 = e12.sum(1)
+        den2 = e12.sum(0) if symmetric else None
+        e11 = e22 = None
+        if intra:
+            e11 = block(z1, z1, True)
+            den1 += e11.sum(1)
+            if symmetric:
+                e22 = block(z2, z2, True)
+                den2 += e22.sum(1)
+        ctx.c, ctx.intra, ctx.symmetric = c, intra, symmetric
+        ctx.save_for_backward(z1, z2, e12, e11, e22)
+        return den1, (den2 if symmetric else z1.new_zeros(z1.size(0)))
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g1, g2):
+        z1, z2, e12, e11, e22 = ctx.saved_tensors
+        c = ctx.c
+        g2 = g2 if ctx.symmetric else torch.zeros_like(g1)
+        # d den1_i / d s12_ij = d den2_j / d s12_ij = E12_ij
+        g12 = e12.mul_(g1.unsqueeze(1) + g2.unsqueeze(0))
+        grad1 = g12 @ z2
+        grad2 = g12.t() @ z1
+        if ctx.intra:
+            # symmetric block: d/dz of sum_ij G_ij z_i.z_j = (G + G^T) z, G_ij = g_i E_ij
+            grad1 += e11.mul_(g1.unsqueeze(1) + g1.unsqueeze(0)) @ z1
+            if ctx.symmetric:
+                grad2 += e22.mul_(g2.unsqueeze(1) + g2.unsqueeze(0)) @ z2
+        return grad1.mul_(c), grad2.mul_(c), None, None, None

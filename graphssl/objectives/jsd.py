@@ -52,11 +52,14 @@ class JSD(nn.Module):
             nn.init.xavier_uniform_(self.weight)
             nn.init.zeros_(self.bias)
 
+    def _summary_side(self, summary: torch.Tensor) -> torch.Tensor:
+        # h^T W s = h . (W s): apply W to the few summaries, not to the many locals
+        return summary @ self.weight.t() if self.discriminator == "bilinear" else summary
+
     def score(self, local: torch.Tensor, summary: torch.Tensor) -> torch.Tensor:
         """Discriminator logits of row-aligned ``local [N, d]`` and ``summary [N, d]``."""
-        if self.discriminator == "bilinear":
-            return ((local @ self.weight) * summary).sum(-1) + self.bias
-        return (local * summary).sum(-1)
+        out = (local * self._summary_side(summary)).sum(-1)
+        return out + self.bias if self.discriminator == "bilinear" else out
 
     def forward(self, pos: torch.Tensor, neg: torch.Tensor, summary: torch.Tensor,
                 pos_index: torch.Tensor | None = None,
@@ -73,10 +76,16 @@ class JSD(nn.Module):
         if summary.size(0) > 1 and (pos_index is None or neg_index is None):
             raise ValueError("with several summaries, pass pos_index and neg_index (the graph of "
                              "each local row)")
-        s_pos = summary.expand(pos.size(0), -1) if pos_index is None else summary[pos_index]
-        s_neg = summary.expand(neg.size(0), -1) if neg_index is None else summary[neg_index]
-        return 0.5 * (F.softplus(-self.score(pos, s_pos)).mean() +
-                      F.softplus(self.score(neg, s_neg)).mean())
+        ws = self._summary_side(summary)
+        bias = self.bias if self.discriminator == "bilinear" else 0.0
+
+        def logits(local, index):
+            if index is None:  # one summary: a matrix-vector product
+                return local @ ws[0] + bias
+            return (local * ws[index]).sum(-1) + bias
+
+        return 0.5 * (F.softplus(-logits(pos, pos_index)).mean() +
+                      F.softplus(logits(neg, neg_index)).mean())
 
     def extra_repr(self):
         return f"dim={self.dim}, discriminator={self.discriminator!r}"
