@@ -7,7 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from .data import DatasetError, MIRROR_ENV, available_datasets
+from .data import MIRROR_ENV, DatasetError, available_datasets
+from .train import CheckpointError, NonFiniteLossError
 
 
 def _write_json(record: dict, path: str):
@@ -16,6 +17,16 @@ def _write_json(record: dict, path: str):
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
     os.replace(tmp, path)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
 
 
 def _add_data_args(p):
@@ -73,8 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True, help="Cora, CiteSeer, Amazon-Photo, ...")
     p.add_argument("--split", choices=["public", "random", "ogb", "wikics"], default=None,
                    help="split family (default: the paper's)")
-    p.add_argument("--runs", type=int, default=None, help="runs (seeds / random splits)")
-    p.add_argument("--epochs", type=int, default=None, help="override the tuned epochs")
+    p.add_argument("--runs", type=positive_int, default=None,
+                   help="runs (seeds / random splits)")
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help="override the tuned epochs")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")
     p.add_argument("--checkpoint-dir", default=None, help="checkpoint each run here; rerunning "
                                                           "resumes interrupted runs")
@@ -87,8 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_datasets)
 
     p = sub.add_parser("demo", help="GRACE on Cora (or a synthetic graph offline), one run")
-    p.add_argument("--runs", type=int, default=1)
-    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--runs", type=positive_int, default=1)
+    p.add_argument("--epochs", type=positive_int, default=None)
     p.add_argument("--quiet", action="store_true")
     _add_data_args(p)
     p.set_defaults(func=cmd_demo)
@@ -99,7 +112,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DatasetError, KeyError, ValueError, NotImplementedError) as err:
+    except (DatasetError, KeyError, ValueError, TypeError, NotImplementedError, CheckpointError,
+            NonFiniteLossError) as err:
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"graphssl: error: {msg}", file=sys.stderr)
         return 2

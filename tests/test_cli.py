@@ -76,3 +76,24 @@ def test_console_script_is_installed():
     proc = subprocess.run([sys.executable, "-m", "graphssl.cli", "datasets"],
                           capture_output=True, text=True, check=True)
     assert "Cora" in proc.stdout
+
+
+def test_split_follows_the_dataset_when_the_paper_split_is_missing(tmp_path, capsys):
+    out = tmp_path / "dgi.json"
+    assert main(["pretrain", "--method", "dgi", "--dataset", "csbm", "--epochs", "1", "--runs",
+                 "2", "--quiet", "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["split"] == "random"  # DGI's paper split is Planetoid's public one
+    assert record["config"]["protocol"] == {"split": "random", "runs": 2,
+                                            "probe": {"normalize": False}}
+
+
+def test_bad_numbers_and_checkpoints_are_clear_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["pretrain", "--method", "grace", "--dataset", "csbm", "--runs", "0"])
+    assert "must be a positive integer" in capsys.readouterr().err
+    args = ["pretrain", "--method", "grace", "--dataset", "csbm", "--runs", "1", "--quiet",
+            "--checkpoint-dir", str(tmp_path)]
+    assert main(args + ["--epochs", "1"]) == 0
+    assert main(args + ["--epochs", "2"]) == 2  # same folder, other configuration
+    assert "another configuration" in capsys.readouterr().err

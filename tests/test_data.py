@@ -17,6 +17,7 @@ from graphssl.data import (CSBM, DatasetUnavailableError, InvalidGraphError,
     ("mutag", "MUTAG"), ("imdb-binary", "IMDB-BINARY"), ("IMDB_MULTI", "IMDB-MULTI"),
     ("ogbg-molbace", "ogbg-molbace"), ("OGBN-ARXIV", "ogbn-arxiv"), ("wikics", "WikiCS"),
     ("usa", "Airports-USA"), ("reddit-binary", "REDDIT-BINARY"), ("csbm", "CSBM"),
+    ("tu:MUTAG", "MUTAG"),
 ])
 def test_names_as_users_write_them(written, canonical):
     assert dataset_spec(written).name == canonical
@@ -93,7 +94,7 @@ def test_mirror_missing_a_file_names_it(tmp_path, mirror, offline):
     partial = tmp_path / "mirror" / "Planetoid" / "Cora" / "raw"
     shutil.copytree(mirror / "Planetoid" / "Cora" / "raw", partial)
     (partial / "ind.cora.tx").unlink()
-    with pytest.raises(MirrorMissingFileError, match="ind.cora.tx"):
+    with pytest.raises(MirrorMissingFileError, match="mirror/Planetoid/Cora/raw/ind.cora.tx"):
         load_dataset("Cora", root=tmp_path / "root", mirror=tmp_path / "mirror")
 
 

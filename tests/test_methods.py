@@ -80,3 +80,38 @@ def test_user_encoder_plugs_into_grace(csbm):
     assert method.embed(csbm).shape == (400, 16)
     with pytest.raises(ValueError, match="embedding_dim"):
         GRACE(torch.nn.Linear(32, 16), view1={}, view2={})  # no out_channels to read
+
+
+def test_registry_names_and_reregistration():
+    from graphssl.methods import Method, register_method
+
+    @register_method("my_method")
+    class MyMethod(Method):
+        pass
+
+    assert get_method("My-Method") is MyMethod and get_method("my_method") is MyMethod
+
+    @register_method("my_method")  # the same class defined again (re-run notebook cell)
+    class MyMethod(Method):  # noqa: F811
+        pass
+
+    assert get_method("my_method") is MyMethod
+    with pytest.raises(ValueError, match="already registered"):
+        register_method("grace")(type("Other", (Method,), {}))
+    METHODS.pop("my-method")
+
+
+def test_build_view_from_config():
+    from graphssl.augment import FeatureShuffle, Identity
+    from graphssl.methods import build_view
+    assert isinstance(build_view({"feature_shuffle": True}).augmentations[0], FeatureShuffle)
+    assert isinstance(build_view({"edge_drop": 0.0}), Identity)
+    assert repr(build_view({"subgraph": {"method": "khop", "num_hops": 1}})).startswith(
+        "Compose([Subgraph(method='khop'")
+    with pytest.raises(ValueError, match="unknown augmentation 'edge_dropp'"):
+        build_view({"edge_dropp": 0.1})
+
+
+def test_trainer_refuses_one_shot_iterators(csbm):
+    with pytest.raises(TypeError, match="one-shot iterator"):
+        Trainer(epochs=2, progress=False).fit(DGI.from_config(32), iter([csbm]))

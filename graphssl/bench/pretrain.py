@@ -23,6 +23,17 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+def choose_split(spec, method_split: str | None, dataset) -> str:
+    """The split family when none is asked for: a dataset's official split (OGB, WikiCS) wins;
+    else the method's paper protocol, where the dataset has it (``'public'`` needs stored
+    masks); else 10/10/80 random splits."""
+    if spec.split in ("ogb", "wikics"):
+        return spec.split
+    if method_split == "public" and getattr(dataset[0], "train_mask", None) is None:
+        return "random"
+    return method_split or spec.split
+
+
 def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int | None = None,
                  epochs: int | None = None, root=None, mirror=None, device: str = "auto",
                  overrides: dict | None = None, checkpoint_dir=None, progress: bool = True,
@@ -42,12 +53,14 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
             f"CV) is tracked in the contrastive-methods issue.")
     config = deep_update(method_config(method, spec.name), overrides or {})
     protocol = config["protocol"]
-    split = split or protocol.get("split") or spec.split
-    runs = runs or protocol.get("runs", 1)
-    if epochs is not None:
-        config["train"]["epochs"] = epochs
+    split = split or choose_split(spec, protocol.get("split"), dataset_obj)
+    runs = protocol.get("runs", 1) if runs is None else runs
     if not isinstance(runs, int) or runs < 1:
         raise ValueError(f"runs must be a positive integer, got {runs!r}")
+    get_split(dataset_obj, split, 0)  # an impossible split fails now, not after pretraining
+    if epochs is not None:
+        config["train"]["epochs"] = epochs
+    protocol.update(split=split, runs=runs)  # the record's config is what actually ran
     if config["data"].get("normalize_features"):
         dataset_obj.transform = T.NormalizeFeatures()
     probe_cfg = dict(protocol.get("probe") or {})
@@ -70,7 +83,7 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
         if dev.type == "cuda":
             torch.cuda.synchronize()
         pretrain_seconds += time.perf_counter() - start
-        epochs_run += len(trainer.history)
+        epochs_run += len(trainer.history) - trainer.resumed_from_epoch
         z = model.embed(data).cpu()
         probe = linear_probe(z, y, get_split(dataset_obj, split, run), **probe_cfg)
         probe.update(run=run, seed=run, epochs=len(trainer.history),
@@ -88,6 +101,7 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
                   **probe_cfg},
         "per_run": results, "pretrain_seconds": pretrain_seconds,
         "seconds_per_epoch": pretrain_seconds / max(epochs_run, 1),
+        "epochs_trained_here": epochs_run,
         "peak_rss_mb": peak_rss_mb(), "config": config, "config_hash": config_hash(config),
         "versions": versions(), **device_info(dev),
     }

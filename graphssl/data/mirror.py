@@ -51,15 +51,21 @@ def copy_from_mirror(mirror: Path, relative_dir: str, root: Path, dataset: str) 
     return destination
 
 
-def offline_class(cls, dataset: str, mirror: Path):
-    """A subclass of the PyG/OGB dataset class ``cls`` whose ``download`` refuses to go online and
-    names the missing raw files instead."""
+def offline_class(cls, dataset: str, mirror: Path, root: Path):
+    """A subclass of the PyG/OGB dataset class ``cls`` (same name) whose ``download`` refuses to
+    go online and names the raw files missing from the mirror instead."""
 
     def download(self):
-        missing = [p for p in self.raw_paths if not os.path.exists(p)]
+        missing = []
+        for p in self.raw_paths:
+            if not os.path.exists(p):
+                try:
+                    missing.append(str(mirror / Path(p).resolve().relative_to(root.resolve())))
+                except ValueError:
+                    missing.append(p)
         raise MirrorMissingFileError(
             f"the mirror {str(mirror)!r} lacks raw files of {dataset!r}: "
             f"{', '.join(missing)}. Copy them into the mirror (same layout), or unset "
             f"{MIRROR_ENV} to download.")
 
-    return type(f"Offline{cls.__name__}", (cls,), {"download": download})
+    return type(cls.__name__, (cls,), {"download": download})

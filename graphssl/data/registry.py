@@ -132,8 +132,8 @@ def dataset_spec(name: str) -> DatasetSpec:
     """
     if not isinstance(name, str) or not name.strip():
         raise UnknownDatasetError(f"dataset name must be a non-empty string, got {name!r}")
-    if name.startswith("TU:"):
-        return _tu(name[3:])
+    if name[:3].lower() == "tu:":
+        return _tu(name[3:].strip())
     lowered = name.strip().lower()
     if re.fullmatch(r"ogb[ngl]-[a-z0-9\-]+", lowered):
         return _ogb(lowered)
@@ -191,7 +191,7 @@ def load_dataset(name: str, root: str | os.PathLike | None = None,
         mirror_dir = resolve_mirror(mirror)
         if mirror_dir is not None:
             copy_from_mirror(mirror_dir, spec.relative_dir, root, spec.name)
-            cls = offline_class(cls, spec.name, mirror_dir)
+            cls = offline_class(cls, spec.name, mirror_dir, root)
         else:
             cls = _reporting_download_class(cls, spec, root)
         dataset = spec.build(cls, root)

@@ -6,14 +6,23 @@ import difflib
 METHODS: dict[str, type] = {}
 
 
+def _key(name: str) -> str:
+    return str(name).strip().lower().replace("_", "-")
+
+
 def register_method(name: str):
-    """Class decorator registering a :class:`~graphssl.methods.Method` under ``name``."""
+    """Class decorator registering a :class:`~graphssl.methods.Method` under ``name``
+    (case-insensitive; ``_`` and ``-`` are the same). Re-registering a class of the same module
+    and name (a re-run notebook cell) replaces it; another class under a taken name is an
+    error."""
 
     def wrap(cls):
-        key = name.lower()
-        if key in METHODS and METHODS[key] is not cls:
+        key = _key(name)
+        old = METHODS.get(key)
+        if old is not None and old is not cls and (old.__module__, old.__qualname__) != (
+                cls.__module__, cls.__qualname__):
             raise ValueError(f"method name {name!r} is already registered by "
-                             f"{METHODS[key].__name__}")
+                             f"{old.__module__}.{old.__qualname__}")
         cls.name = key
         METHODS[key] = cls
         return cls
@@ -22,7 +31,7 @@ def register_method(name: str):
 
 
 def get_method(name: str) -> type:
-    key = str(name).lower().replace("_", "-")
+    key = _key(name)
     if key not in METHODS:
         close = difflib.get_close_matches(key, sorted(METHODS), n=3, cutoff=0.4)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""

@@ -13,8 +13,9 @@ _NAMES = {
 def build_view(config) -> augment.Augmentation:
     """``{'edge_drop': 0.2, 'feature_mask': 0.3}`` -> ``Compose([EdgeDrop(0.2), FeatureMask(0.3)])``.
 
-    A value is the augmentation's first argument, or a dict of its keyword arguments. Entries with
-    probability 0 are skipped; an empty config is the identity.
+    A value is the augmentation's first argument, a dict of its keyword arguments, or ``True``
+    for its defaults (``{'feature_shuffle': True}``). Entries that are 0, ``False`` or ``None``
+    are skipped; an empty config is the identity.
     """
     if isinstance(config, augment.Augmentation):
         return config
@@ -27,6 +28,8 @@ def build_view(config) -> augment.Augmentation:
                              f"{', '.join(sorted(_NAMES))}")
         if isinstance(value, dict):
             steps.append(_NAMES[key](**value))
+        elif value is True:
+            steps.append(_NAMES[key]())
         elif value:
             steps.append(_NAMES[key](value))
     return augment.Compose(steps) if steps else augment.Identity()

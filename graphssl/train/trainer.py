@@ -70,6 +70,7 @@ class Trainer:
         self.log_path = Path(log_path) if log_path is not None else None
         self.progress = progress
         self.history: list[dict] = []
+        self.resumed_from_epoch = 0
 
     @property
     def checkpoint_path(self) -> Path | None:
@@ -85,14 +86,20 @@ class Trainer:
 
         Returns the method (trained in place; with ``patience``, the best-loss weights).
         """
-        batches = [data] if hasattr(data, "edge_index") else data
         if hasattr(data, "edge_index"):
             check_graph(data)
+            batches = [data]
+        elif iter(data) is data:
+            raise TypeError("data is a one-shot iterator: it would be empty after the first "
+                            "epoch. Pass a graph, a list of graphs, or a DataLoader.")
+        else:
+            batches = data
         optim = OPTIMIZERS[self.optimizer](method.parameters(), lr=self.lr,
                                            weight_decay=self.weight_decay)
         state = self._start(method, optim, resume)
         generator = state["generator"]
         epoch = state["epoch"]
+        self.resumed_from_epoch = epoch
         bar = tqdm(total=self.epochs, initial=epoch, disable=not self.progress,
                    desc=type(method).__name__, leave=False)
         method.train()
@@ -154,6 +161,8 @@ class Trainer:
                                       f"{str(err)[:300]}") from err
             optim.load_state_dict(ckpt["optimizer"])
             torch.set_rng_state(ckpt["torch_rng"])
+            if ckpt.get("cuda_rng") is not None and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
             generator = torch.Generator()
             generator.set_state(ckpt["generator"])
             self.history = [dict(r) for r in ckpt["history"]]
@@ -183,6 +192,8 @@ class Trainer:
         save_checkpoint({"config": self._config(method), "epoch": epoch,
                          "model": method.state_dict(), "optimizer": optim.state_dict(),
                          "torch_rng": torch.get_rng_state(), "generator": generator.get_state(),
+                         "cuda_rng": (torch.cuda.get_rng_state_all()
+                                      if torch.cuda.is_available() else None),
                          "history": self.history, "best_loss": state["best_loss"],
                          "bad_epochs": state["bad_epochs"], "best_state": state["best_state"]},
                         self.checkpoint_path)
