@@ -176,3 +176,48 @@ def test_compose_accepts_plain_transforms(graph):
 def test_generator_type_checked(graph):
     with pytest.raises(TypeError, match="torch.Generator"):
         EdgeDrop(0.1)(graph, generator=0)
+
+
+SAME_ON_SPARSE = [FeatureMask(0.4), FeatureMask(0.4, mode="node"), FeatureShuffle(), NodeDrop(0.3),
+                  Subgraph("random_walk", 0.1, walk_length=3), Subgraph("khop", 0.1, 1),
+                  EdgeDrop(0.3), EdgeAdd(0.2), PPRDiffusion(0.2, eps=1e-3),
+                  Compose([EdgeDrop(0.2), FeatureMask(0.2)])]
+
+
+def sparse_version(data):
+    from graphssl.sparse import to_sparse_features
+    data = data.clone()
+    data.x = data.x * (torch.rand(data.x.shape, generator=gen(5)) < 0.05)
+    out = to_sparse_features(data)
+    assert out.x.layout == torch.sparse_csr and data.x.layout == torch.strided
+    return data, out
+
+
+@pytest.mark.parametrize("aug", SAME_ON_SPARSE, ids=repr)
+@pytest.mark.parametrize("batched", [False, True])
+def test_sparse_features_give_the_same_views(aug, batched):
+    g = (Batch.from_data_list([small_graph(30 + 10 * i, 60, num_features=40, seed=i)
+                               for i in range(3)]) if batched else small_graph(80, 200, 40))
+    dense, sparse = sparse_version(g)
+    a, b = aug(dense, gen(2)), aug(sparse, gen(2))
+    assert b.x.layout == torch.sparse_csr
+    assert torch.equal(a.x, b.x.to_dense())
+    assert torch.equal(a.edge_index, b.edge_index)
+    if batched:
+        assert torch.equal(a.batch, b.batch)
+
+
+def test_sparse_entry_mask_rate():
+    _, sparse = sparse_version(small_graph(2000, 10, num_features=400))
+    before = sparse.x.values() != 0
+    after = FeatureMask(0.25, mode="entry")(sparse, gen()).x.values() != 0
+    assert abs(1 - after.sum() / before.sum() - 0.25) < 0.02
+
+
+def test_csr_row_gather_matches_dense():
+    from graphssl.sparse import csr_rows
+    x = torch.rand(40, 7) * (torch.rand(40, 7) < 0.3)
+    idx = torch.tensor([5, 5, 0, 39, 12])
+    assert torch.equal(csr_rows(x.to_sparse_csr(), idx).to_dense(), x[idx])
+    empty = torch.zeros(4, 3).to_sparse_csr()
+    assert csr_rows(empty, torch.tensor([1, 2])).to_dense().abs().sum() == 0

@@ -13,6 +13,8 @@ import inspect
 
 import torch
 
+from ..sparse import csr_rows, is_csr
+
 
 def check_probability(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
@@ -88,7 +90,15 @@ def one_per_graph(scores: torch.Tensor, batch, num_graphs: int) -> torch.Tensor:
 def keep_nodes(data, keep: torch.Tensor):
     """The subgraph induced by the boolean node mask ``keep`` (node ids relabelled, node- and
     edge-level attributes subset, ``ptr`` recomputed for batches)."""
-    out = data.subgraph(keep)
+    x = getattr(data, "x", None)
+    if is_csr(x):  # PyG's subgraph cannot index CSR rows: gather them here
+        data = shallow_copy(data)
+        data.num_nodes = x.size(0)
+        del data.x
+        out = data.subgraph(keep)
+        out.x = csr_rows(x, keep)
+    else:
+        out = data.subgraph(keep)
     if getattr(data, "ptr", None) is not None and getattr(out, "batch", None) is not None:
         _, num_graphs = graph_index(data)
         counts = torch.bincount(out.batch, minlength=num_graphs)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from ..sparse import csr_row_ids, csr_scale, is_csr
 from .base import Augmentation, check_probability, graph_index, rand, shallow_copy
 
 
@@ -27,6 +28,8 @@ class FeatureMask(Augmentation):
         if x is None:
             raise ValueError("FeatureMask needs node features (data.x is None); add default "
                              "features first, e.g. graphssl.data.ensure_features(data)")
+        if is_csr(x):
+            return self._sparse(data, x, generator)
         if self.mode == "column":
             batch, num_graphs = graph_index(data)
             keep = (rand(num_graphs * x.size(1), generator, x.device) >= self.p)
@@ -38,4 +41,24 @@ class FeatureMask(Augmentation):
             mask = (rand(x.shape, generator, x.device) >= self.p).to(x.dtype)
         out = shallow_copy(data)
         out.x = x * mask
+        return out
+
+    def _sparse(self, data, x, generator):
+        """The masks on a CSR ``x``, applied to the stored entries only. Column and node masks are
+        drawn exactly as on a dense ``x`` (same views for the same generator state); entry masks
+        draw one number per stored entry instead of per matrix entry."""
+        col = x.col_indices()
+        if self.mode == "entry":
+            factor = rand(col.numel(), generator, x.device) >= self.p
+        else:
+            rows = csr_row_ids(x)
+            if self.mode == "column":
+                batch, num_graphs = graph_index(data)
+                keep = (rand(num_graphs * x.size(1), generator, x.device) >= self.p)
+                keep = keep.view(num_graphs, x.size(1))
+                factor = keep[0, col] if batch is None else keep[batch[rows], col]
+            else:
+                factor = (rand(x.size(0), generator, x.device) >= self.p)[rows]
+        out = shallow_copy(data)
+        out.x = csr_scale(x, factor.to(x.dtype))
         return out

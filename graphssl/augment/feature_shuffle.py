@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from ..sparse import csr_rows, is_csr
 from .base import Augmentation, randperm, shallow_copy
 
 
@@ -12,5 +13,5 @@ class FeatureShuffle(Augmentation):
             raise ValueError("FeatureShuffle needs node features (data.x is None)")
         perm = randperm(data.x.size(0), generator, data.x.device)
         out = shallow_copy(data)
-        out.x = data.x[perm]
+        out.x = csr_rows(data.x, perm) if is_csr(data.x) else data.x[perm]
         return out

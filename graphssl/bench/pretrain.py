@@ -12,6 +12,7 @@ import torch_geometric.transforms as T
 from ..data import get_split, load_dataset
 from ..evaluate import linear_probe
 from ..methods import build_method, get_method
+from ..sparse import to_sparse_features
 from ..train import Trainer, seed_everything
 from .config import config_hash, deep_update, method_config
 from .environment import device_info, peak_rss_mb, versions
@@ -75,6 +76,9 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
     for run in range(runs):
         seed_everything(run)
         model = build_method(method, data.num_features, **config["model"]).to(dev)
+        if run == 0 and getattr(model.encoder, "supports_sparse_input", False) and \
+                model.encoder.sparse_input:
+            data = to_sparse_features(data)  # bag-of-words: augment and encode non-zeros only
         train_cfg = dict(config["train"])
         ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"run{run}"
         trainer = Trainer(seed=run, progress=progress, checkpoint_dir=ckpt, **train_cfg)

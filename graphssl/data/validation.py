@@ -32,7 +32,11 @@ def check_graph(data, name: str = "data"):
         if not x.is_floating_point():
             raise InvalidGraphError(f"{name}.x must be floating point, got {x.dtype}; "
                                     f"convert with x.float()")
-        if not x.is_sparse and not bool(torch.isfinite(x).all()):
+        if x.layout == torch.sparse_csr:
+            if not bool(torch.isfinite(x.values()).all()):
+                raise InvalidGraphError(f"{name}.x (sparse) has NaN or inf values; clean them "
+                                        f"first")
+        elif not x.is_sparse and not bool(torch.isfinite(x).all()):
             bad = (~torch.isfinite(x)).any(dim=1).nonzero().view(-1)
             raise InvalidGraphError(
                 f"{name}.x has NaN or inf values in {len(bad)} node(s) (first: node "

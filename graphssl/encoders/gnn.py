@@ -2,8 +2,6 @@
 with an activation after every layer (GRACE/DGI style) and a sparse-input fast path."""
 from __future__ import annotations
 
-import warnings
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -11,9 +9,8 @@ from torch_geometric.nn import GATConv, GCNConv, GINConv, SAGEConv
 from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.utils import to_torch_csr_tensor
 
-# torch flags CSR tensors as beta on every conversion; the products used here are stable.
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
-warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+from .. import sparse as _sparse  # noqa: F401  (silences torch's CSR beta warnings)
+
 
 ACTIVATIONS = {"relu": nn.ReLU, "prelu": nn.PReLU, "elu": nn.ELU, "gelu": nn.GELU,
                "tanh": nn.Tanh, "identity": nn.Identity}
@@ -129,6 +126,8 @@ class GNNEncoder(nn.Module):
         return value
 
     def _maybe_sparse(self, x):
+        if x.layout == torch.sparse_csr and not (self.supports_sparse_input and self.sparse_input):
+            return x.to_dense()  # this convolution aggregates raw features: it needs them dense
         if not self.supports_sparse_input or self.sparse_input is False or x.layout != torch.strided:
             return x
         if self.sparse_input == "auto" and not (x.numel() > 0 and
