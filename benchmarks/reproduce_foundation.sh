@@ -7,7 +7,7 @@ set -euo pipefail
 out=${1:-benchmarks/results/foundation}
 cmd=${GRAPHSSL:-graphssl}
 mkdir -p "$out"
-for spec in grace:Cora grace:CiteSeer dgi:Cora dgi:CiteSeer; do
+for spec in dgi:Cora dgi:CiteSeer grace:Cora grace:CiteSeer; do
   method=${spec%%:*}; dataset=${spec##*:}
   name=$(echo "${method}_${dataset}" | tr 'A-Z' 'a-z')
   $cmd pretrain --method "$method" --dataset "$dataset" --quiet --out "$out/$name.json" \
