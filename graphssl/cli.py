@@ -112,6 +112,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        print("graphssl: interrupted; rerun the same command to resume from the checkpoints "
+              "(--checkpoint-dir)", file=sys.stderr)
+        return 130
     except (DatasetError, KeyError, ValueError, TypeError, NotImplementedError, CheckpointError,
             NonFiniteLossError) as err:
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err

@@ -97,3 +97,43 @@ def test_bad_numbers_and_checkpoints_are_clear_errors(tmp_path, capsys):
     assert main(args + ["--epochs", "1"]) == 0
     assert main(args + ["--epochs", "2"]) == 2  # same folder, other configuration
     assert "another configuration" in capsys.readouterr().err
+
+
+def test_ctrl_c_keeps_the_last_checkpoint_and_the_rerun_resumes(tmp_path):
+    """A real SIGINT to a running `graphssl pretrain`: the process stops, the checkpoint on disk
+    is intact, and the same command finishes the run from it."""
+    import signal
+    import time
+
+    from graphssl.train import load_checkpoint
+
+    ckpt = tmp_path / "ckpt" / "run0" / "checkpoint.pt"
+    cmd = [sys.executable, "-m", "graphssl.cli", "pretrain", "--method", "grace", "--dataset",
+           "csbm", "--runs", "1", "--epochs", "80", "--quiet", "--root", str(tmp_path),
+           "--checkpoint-dir", str(tmp_path / "ckpt")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.exists() and load_checkpoint(ckpt)["epoch"] >= 3:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "last checkpoint" in err and "intact" in err
+    assert "Traceback" not in err
+    epoch = load_checkpoint(ckpt)["epoch"]
+    assert epoch >= 3
+    leftovers = [p for p in ckpt.parent.iterdir() if p.name != "checkpoint.pt"]
+    assert not leftovers, leftovers  # no half-written temporary files
+    other = cmd[:]
+    other[other.index("80")] = "81"  # another configuration: refused, the checkpoint untouched
+    rerun = subprocess.run(other, capture_output=True, text=True)
+    assert rerun.returncode == 2 and "another configuration" in rerun.stderr
+    assert load_checkpoint(ckpt)["epoch"] == epoch
+    rerun = subprocess.run(cmd + ["--out", str(tmp_path / "r.json")], capture_output=True,
+                           text=True)  # the same command finishes the run from the checkpoint
+    assert rerun.returncode == 0, rerun.stderr
+    record = json.loads((tmp_path / "r.json").read_text())
+    assert record["per_run"][0]["epochs"] == 80
+    assert record["epochs_trained_here"] == 80 - epoch

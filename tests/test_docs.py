@@ -26,10 +26,12 @@ def test_examples_run(page, data_root, mirror, offline, monkeypatch, tmp_path):
     if page.name == "README.md":  # its snippets continue from a loaded graph
         exec("import torch_geometric.transforms as T\nfrom graphssl import load_dataset\n"
              "data = load_dataset('Cora', transform=T.NormalizeFeatures())[0]\n", namespace)
-    for i, code in enumerate(blocks(page)):
-        try:
-            exec(compile(code, f"{page.name}[block {i}]", "exec"), namespace)
-        except Exception as err:  # name the page and block that broke
-            raise AssertionError(f"{page.name} block {i} failed: {err!r}\n{code}") from err
-    METHODS.clear()
-    METHODS.update(registered)  # methods defined by the examples do not leak into other tests
+    try:
+        for i, code in enumerate(blocks(page)):
+            try:
+                exec(compile(code, f"{page.name}[block {i}]", "exec"), namespace)
+            except Exception as err:  # name the page and block that broke
+                raise AssertionError(f"{page.name} block {i} failed: {err!r}\n{code}") from err
+    finally:
+        METHODS.clear()
+        METHODS.update(registered)  # methods the examples define do not leak into other tests

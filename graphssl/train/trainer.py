@@ -5,6 +5,7 @@ import copy
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -134,7 +135,8 @@ class Trainer:
                 else None
             print(f"\ninterrupted at epoch {epoch}; "
                   + (f"last checkpoint {last} is intact: rerun with resume=True" if last
-                     else "no checkpoint (set checkpoint_dir to keep progress)"))
+                     else "no checkpoint (set checkpoint_dir to keep progress)"),
+                  file=sys.stderr)
             raise
         bar.close()
         if self.checkpoint_dir is not None:
