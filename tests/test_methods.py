@@ -16,16 +16,37 @@ def csbm():
                       homophily=0.9, feature_signal=0.5, seed=1)
 
 
+SMALL = {"hidden_channels": 32, "out_channels": 16}
 CONFIGS = {
-    "grace": dict(encoder={"hidden_channels": 32, "out_channels": 16}, projection_dim=16),
+    "grace": dict(encoder=SMALL, projection_dim=16),
     "dgi": dict(encoder={"hidden_channels": 32}),
+    "bgrl": dict(encoder=SMALL, predictor_hidden=32),
+    "cca-ssg": dict(encoder=SMALL),
+    "g-bt": dict(encoder=SMALL),
+    "vicreg": dict(encoder=SMALL, expander_dim=32),
+    "swav": dict(encoder=SMALL, projection_dim=16, num_prototypes=8),
+    "graphcl": dict(encoder={"hidden_channels": 16}),
+    "infograph": dict(encoder={"hidden_channels": 16}),
+    "mvgrl": dict(encoder={"hidden_channels": 64}),
+    "gca": dict(encoder=SMALL, projection_dim=16),
+    "mvgrl-graph": dict(encoder={"hidden_channels": 16}),
 }
+NODE_LEVEL = sorted(n for n, cls in METHODS.items() if cls.level == "node")
+GRAPH_LEVEL = sorted(n for n, cls in METHODS.items() if cls.level == "graph")
 
 
-@pytest.mark.parametrize("name", sorted(METHODS))
+def config_for(name):
+    return CONFIGS.get(name, {})
+
+
+def test_every_registered_method_has_a_test_config():
+    assert set(METHODS) <= set(CONFIGS), "add a small config for the new method to CONFIGS"
+
+
+@pytest.mark.parametrize("name", NODE_LEVEL)
 def test_registered_method_learns_useful_embeddings(name, csbm):
     torch.manual_seed(0)
-    method = build_method(name, csbm.num_features, **CONFIGS[name])
+    method = build_method(name, csbm.num_features, **config_for(name))
     split = random_split(csbm.num_nodes, 0)
     before = linear_probe(method.embed(csbm), csbm.y, split)["test_acc"]
     trainer = Trainer(epochs=40, lr=0.01, progress=False)
@@ -41,9 +62,7 @@ def test_methods_on_a_batch_of_graphs_and_isolated_nodes(name):
     graphs = [small_graph(12, 20, num_features=8, seed=i) for i in range(3)]
     graphs.append(small_graph(5, 0, num_features=8, seed=9))  # no edges at all
     batch = Batch.from_data_list(graphs)
-    method = build_method(name, 8, encoder={"hidden_channels": 8, **(
-        {"out_channels": 8} if name == "grace" else {})}, **(
-        {"projection_dim": 8} if name == "grace" else {}))
+    method = build_method(name, 8, **config_for(name))
     loss = method.loss(batch, torch.Generator().manual_seed(0))
     assert torch.isfinite(loss)
     loss.backward()
@@ -53,7 +72,7 @@ def test_methods_on_a_batch_of_graphs_and_isolated_nodes(name):
 def test_same_seed_same_embeddings(csbm):
     def run():
         torch.manual_seed(0)
-        m = GRACE.from_config(32, **CONFIGS["grace"])
+        m = GRACE.from_config(32, **config_for("grace"))
         Trainer(epochs=3, seed=7, progress=False).fit(m, csbm)
         return m.embed(csbm)
 
@@ -61,7 +80,7 @@ def test_same_seed_same_embeddings(csbm):
 
 
 def test_embed_restores_training_mode(csbm):
-    m = DGI.from_config(32, **CONFIGS["dgi"])
+    m = DGI.from_config(32, **config_for("dgi"))
     m.train()
     m.embed(csbm)
     assert m.training
@@ -115,3 +134,19 @@ def test_build_view_from_config():
 def test_trainer_refuses_one_shot_iterators(csbm):
     with pytest.raises(TypeError, match="one-shot iterator"):
         Trainer(epochs=2, progress=False).fit(DGI.from_config(32), iter([csbm]))
+
+
+@pytest.mark.parametrize("name", GRAPH_LEVEL)
+def test_graph_level_methods_train_on_batches(name):
+    from torch_geometric.loader import DataLoader
+    graphs = [small_graph(8 + i % 5, 16, num_features=8, seed=i) for i in range(24)]
+    torch.manual_seed(0)
+    method = build_method(name, 8, **config_for(name))
+    trainer = Trainer(epochs=15, lr=0.01, progress=False)
+    trainer.fit(method, DataLoader(graphs, batch_size=8, shuffle=True))
+    losses = [r["loss"] for r in trainer.history]
+    assert all(torch.isfinite(torch.tensor(losses))) and min(losses[-3:]) < losses[0]
+    batch = Batch.from_data_list(graphs)
+    assert method.embed_graphs(batch).shape == (24, method.encoder.out_channels)
+    with pytest.raises(ValueError, match="at least 2 graphs"):
+        method.loss(Batch.from_data_list(graphs[:1]))

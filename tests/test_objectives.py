@@ -130,3 +130,35 @@ def test_jsd_shape_and_argument_errors():
         JSD(4)(torch.randn(3, 5), torch.randn(3, 4), torch.randn(4))
     with pytest.raises(ValueError, match="summary"):
         JSD(4)(torch.randn(3, 4), torch.randn(3, 4), torch.randn(5))
+
+
+@pytest.mark.parametrize("tau", [0.01, 0.3])  # both computation paths
+@pytest.mark.parametrize("intra", [False, True])
+def test_decoupled_infonce_matches_reference(tau, intra):
+    g = torch.Generator().manual_seed(5)
+    z1, z2 = torch.randn(40, 8, generator=g), torch.randn(40, 8, generator=g)
+    a, b = F.normalize(z1.double()), F.normalize(z2.double())
+    eye = torch.eye(40, dtype=torch.bool)
+
+    def side(x, y):
+        logits = [(x @ y.t() / tau).masked_fill(eye, float("-inf"))]
+        if intra:
+            logits.append((x @ x.t() / tau).masked_fill(eye, float("-inf")))
+        return torch.logsumexp(torch.cat(logits, 1), 1) - (x * y).sum(1) / tau
+
+    expected = 0.5 * (side(a, b).mean() + side(b, a).mean())
+    loss = InfoNCE(tau, intra_view_negatives=intra, decoupled=True)(z1, z2)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-4)
+
+
+def test_jsd_pairwise_known_values():
+    jsd = JSD(2, discriminator="dot")
+    summary = torch.tensor([[10.0, 0.0], [0.0, 10.0], [-10.0, 0.0]])
+    local = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [-1.0, 0.0]])
+    index = torch.tensor([0, 1, 2, 2])
+    # every positive scores +10, every negative scores 0 or -10
+    expected = 0.5 * (F.softplus(torch.tensor(-10.0)) +
+                      F.softplus(torch.tensor([0.0, -10, 0, -10, 0, 0, -10, 0])).mean())
+    assert jsd.pairwise(local, summary, index).item() == pytest.approx(expected.item(), rel=1e-5)
+    with pytest.raises(ValueError, match="at least 2 graphs"):
+        jsd.pairwise(local, summary[:1], torch.zeros(4, dtype=torch.long))

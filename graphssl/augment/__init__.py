@@ -1,4 +1,5 @@
 """Graph augmentations: small callables, graph in, new graph out, seeded by a generator."""
+from .adaptive import AdaptiveEdgeDrop, AdaptiveFeatureMask
 from .base import Augmentation
 from .compose import Compose, Identity, RandomChoice
 from .diffusion import PPRDiffusion
@@ -10,4 +11,5 @@ from .node_drop import NodeDrop
 from .subgraph import Subgraph
 
 __all__ = ["Augmentation", "EdgeDrop", "FeatureMask", "FeatureShuffle", "NodeDrop", "Subgraph", "EdgeAdd",
-           "PPRDiffusion", "Compose", "RandomChoice", "Identity"]
+           "PPRDiffusion", "Compose", "RandomChoice", "Identity", "AdaptiveEdgeDrop",
+           "AdaptiveFeatureMask"]

@@ -24,6 +24,18 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+def override_epochs(config: dict, epochs: int | None):
+    """Set the epochs of ``config['train']``; a warm-up shrinks in proportion, so that a short
+    run keeps the schedule's shape."""
+    if epochs is None:
+        return
+    train = config["train"]
+    old = train.get("epochs") or epochs
+    if train.get("warmup_epochs"):
+        train["warmup_epochs"] = min(int(train["warmup_epochs"] * epochs / old), epochs - 1)
+    train["epochs"] = epochs
+
+
 def choose_split(spec, method_split: str | None, dataset) -> str:
     """The split family when none is asked for: a dataset's official split (OGB, WikiCS) wins;
     else the method's paper protocol, where the dataset has it (``'public'`` needs stored
@@ -44,23 +56,30 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
     ``split``, ``runs`` and ``epochs`` default to the method's shipped protocol for the dataset;
     ``overrides`` updates the configuration (``{'model': {'temperature': 0.5}}``).
     """
-    get_method(method)  # fail early on an unknown name
+    method_cls = get_method(method)  # fail early on an unknown name
     dataset_obj = load_dataset(dataset, root=root, mirror=mirror)
     spec = dataset_obj.spec
+    if method_cls.level == "graph" and spec.task != "graph":
+        raise ValueError(f"{method} learns graph-level representations from batches of graphs; "
+                         f"{spec.name} is a {spec.task}-level dataset. Use a graph dataset "
+                         f"(MUTAG, PROTEINS, ...) or a node-level method.")
+    config = deep_update(method_config(method, spec.name), overrides or {})
+    if spec.task == "graph":
+        return run_graph_pretrain(method, dataset_obj, config, runs=runs, epochs=epochs,
+                                  device=device, checkpoint_dir=checkpoint_dir,
+                                  progress=progress, echo=echo)
     if spec.task != "node":
         raise NotImplementedError(
             f"{spec.name} is a {spec.task}-level dataset; `graphssl pretrain` evaluates node "
-            f"embeddings with a linear probe for now. Graph-level evaluation (SVM with 10-fold "
-            f"CV) is tracked in the contrastive-methods issue.")
-    config = deep_update(method_config(method, spec.name), overrides or {})
+            f"embeddings (linear probe) and graph embeddings (SVM, 10-fold CV). Link-level "
+            f"evaluation is tracked in its own issue.")
     protocol = config["protocol"]
     split = split or choose_split(spec, protocol.get("split"), dataset_obj)
     runs = protocol.get("runs", 1) if runs is None else runs
     if not isinstance(runs, int) or runs < 1:
         raise ValueError(f"runs must be a positive integer, got {runs!r}")
     get_split(dataset_obj, split, 0)  # an impossible split fails now, not after pretraining
-    if epochs is not None:
-        config["train"]["epochs"] = epochs
+    override_epochs(config, epochs)
     protocol.update(split=split, runs=runs)  # the record's config is what actually ran
     if config["data"].get("normalize_features"):
         dataset_obj.transform = T.NormalizeFeatures()
@@ -95,14 +114,83 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
         results.append(probe)
         echo(f"  run {run}: test acc {100 * probe['test_acc']:.2f} (val "
              f"{100 * probe['val_acc']:.2f}, C={probe['C']}, {probe['epochs']} epochs)")
+    return _record(method, spec, split, runs, results, pretrain_seconds, epochs_run, config,
+                   dev, echo, probe={"kind": "logistic regression, L2 strength chosen on the "
+                                             "validation split", **probe_cfg})
+
+
+def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=None,
+                       device="auto", checkpoint_dir=None, progress=True, echo=print) -> dict:
+    """Graph-level protocol (InfoGraph, GraphCL, MVGRL): pretrain on all graphs without labels,
+    embed every graph, and score the frozen embeddings with an SVM under 10-fold stratified
+    cross-validation (C chosen by inner CV on each outer training part). Run ``r`` seeds the
+    pretraining and the fold assignment with ``r``."""
+    from torch_geometric.loader import DataLoader
+
+    from ..data import ensure_features
+    from ..evaluate import svm_cross_validation
+
+    spec = dataset.spec
+    protocol = config["protocol"]
+    runs = protocol.get("runs", 5) if runs is None else runs
+    if not isinstance(runs, int) or runs < 1:
+        raise ValueError(f"runs must be a positive integer, got {runs!r}")
+    folds = protocol.get("folds", 10)
+    override_epochs(config, epochs)
+    protocol.update(split=f"{folds}-fold stratified CV", runs=runs, folds=folds)
+    if dataset[0].x is None:  # IMDB, COLLAB, REDDIT: documented default features
+        max_degree = config["data"].get("max_degree", 64)
+        dataset.transform = lambda d: ensure_features(d, max_degree=max_degree)
+        config["data"]["features"] = f"degree one-hot, capped at {max_degree}"
+    batch_size = config["data"].get("batch_size", 128)
+    dev = resolve_device(device)
+    y = torch.cat([d.y.view(-1) for d in dataset]).cpu()
+    echo(f"{method} on {spec.name}: {len(dataset)} graphs, {folds}-fold CV, runs={runs}, "
+         f"epochs={config['train'].get('epochs')}, batch_size={batch_size}, device={dev}"
+         + ("" if config.get("tuned") else " (no tuned config for this dataset: defaults)"))
+    results, pretrain_seconds, epochs_run = [], 0.0, 0
+    for run in range(runs):
+        seed_everything(run)
+        model = build_method(method, dataset.num_features, **config["model"]).to(dev)
+        loader = DataLoader(dataset, batch_size=batch_size, shuffle=True)
+        ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"run{run}"
+        trainer = Trainer(seed=run, progress=progress, checkpoint_dir=ckpt, **config["train"])
+        start = time.perf_counter()
+        trainer.fit(model, loader, resume=ckpt is not None)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        pretrain_seconds += time.perf_counter() - start
+        epochs_run += len(trainer.history) - trainer.resumed_from_epoch
+        z = torch.cat([model.embed_graphs(b.to(dev)).cpu()
+                       for b in DataLoader(dataset, batch_size=512)])
+        cv = svm_cross_validation(z, y, folds=folds, seeds=(run,))
+        result = {"test_acc": cv["acc_mean"], "acc_std_folds": cv["acc_std_folds"],
+                  "fold_acc": cv["fold_acc"][0], "C": cv["C"], "run": run, "seed": run,
+                  "epochs": len(trainer.history),
+                  "final_loss": trainer.history[-1]["loss"] if trainer.history else None}
+        results.append(result)
+        echo(f"  run {run}: accuracy {100 * result['test_acc']:.2f} ± "
+             f"{100 * result['acc_std_folds']:.2f} across folds ({result['epochs']} epochs)")
+    record = _record(method, spec, protocol["split"], runs, results, pretrain_seconds,
+                     epochs_run, config, dev, echo,
+                     probe={"kind": "SVM, C chosen by inner CV on each outer training part",
+                            "folds": folds})
+    record["acc_std_folds_mean"] = statistics.fmean(r["acc_std_folds"] for r in results)
+    record["std_note"] = ("test_acc_std is across runs (seeds); acc_std_folds_mean is the mean "
+                          "over runs of the std across folds")
+    return record
+
+
+def _record(method, spec, split, runs, results, pretrain_seconds, epochs_run, config, dev, echo,
+            probe) -> dict:
     accs = [r["test_acc"] for r in results]
+    val = [r["val_acc"] for r in results if "val_acc" in r]
     record = {
         "method": method, "dataset": spec.name, "split": split, "runs": runs,
         "test_acc_mean": statistics.fmean(accs),
         "test_acc_std": statistics.pstdev(accs) if len(accs) > 1 else 0.0,
-        "val_acc_mean": statistics.fmean(r["val_acc"] for r in results),
-        "probe": {"kind": "logistic regression, L2 strength chosen on the validation split",
-                  **probe_cfg},
+        "val_acc_mean": statistics.fmean(val) if val else None,
+        "probe": probe,
         "per_run": results, "pretrain_seconds": pretrain_seconds,
         "seconds_per_epoch": pretrain_seconds / max(epochs_run, 1),
         "epochs_trained_here": epochs_run,

@@ -48,6 +48,9 @@ class GNNEncoder(nn.Module):
         act_last: apply the activation after the last layer too (GRACE and DGI do).
         dropout: dropout on the input of every layer after the first.
         batch_norm: batch normalisation after each convolution (GraphCL/InfoGraph graph encoders).
+        jk: ``'last'`` returns the last layer's output; ``'cat'`` concatenates every layer's
+            output (jumping knowledge, as InfoGraph and GraphCL embed graphs), so the embedding
+            size is the sum of the layer sizes (``out_channels`` then reports that sum).
         sparse_input: ``'auto'`` feeds features with under 10% non-zeros to the first layer as a
             sparse matrix where the convolution starts with a linear map (GCN, GAT); ``True``
             always, ``False`` never. Results are equal up to float rounding.
@@ -68,7 +71,7 @@ class GNNEncoder(nn.Module):
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 2,
                  out_channels: int | None = None, activation: str = "prelu",
                  act_last: bool = True, dropout: float = 0.0, batch_norm: bool = False,
-                 sparse_input="auto", **conv_kwargs):
+                 jk: str = "last", sparse_input="auto", **conv_kwargs):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("hidden_channels", hidden_channels),
                             ("num_layers", num_layers)):
@@ -78,12 +81,16 @@ class GNNEncoder(nn.Module):
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         if sparse_input not in ("auto", True, False):
             raise ValueError(f"sparse_input must be 'auto', True or False, got {sparse_input!r}")
+        if jk not in ("last", "cat"):
+            raise ValueError(f"jk must be 'last' or 'cat', got {jk!r}")
         out_channels = out_channels or hidden_channels
-        self.in_channels, self.out_channels = in_channels, out_channels
+        self.jk = jk
+        self.in_channels = in_channels
         self.num_layers, self.dropout, self.act_last = num_layers, dropout, act_last
         self.sparse_input = sparse_input
         self._sparse_cache: dict = {}
         sizes = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
+        self.out_channels = sum(sizes[1:]) if jk == "cat" else out_channels
         self.convs = nn.ModuleList(self.init_conv(sizes[i], sizes[i + 1], **conv_kwargs)
                                    for i in range(num_layers))
         self.norms = nn.ModuleList(nn.BatchNorm1d(c) if batch_norm else nn.Identity()
@@ -152,6 +159,7 @@ class GNNEncoder(nn.Module):
             edge_index = self._cached("adj", (edge_index, edge_weight),
                                       lambda: self._adjacency(edge_index, edge_weight, n))
             edge_weight = None
+        outputs = []
         for i, (conv, norm, act) in enumerate(zip(self.convs, self.norms, self.acts)):
             if i > 0 and self.dropout > 0:
                 x = F.dropout(x, p=self.dropout, training=self.training)
@@ -160,7 +168,8 @@ class GNNEncoder(nn.Module):
             else:
                 x = conv(x, edge_index)
             x = act(norm(x))
-        return x
+            outputs.append(x)
+        return torch.cat(outputs, dim=-1) if self.jk == "cat" else x
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.in_channels}, {self.out_channels}, "

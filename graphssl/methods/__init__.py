@@ -1,9 +1,21 @@
 """Self-supervised methods, one file each, registered by name."""
 from .base import Method
+from .bgrl import BGRL
+from .cca_ssg import CCASSG
 from .dgi import DGI
+from .gbt import GBT
+from .gca import GCA
 from .grace import GRACE
+from .graphcl import GraphCL
+from .infograph import InfoGraph
+from .mvgrl import MVGRL, MVGRLGraph
 from .registry import METHODS, build_method, get_method, register_method
+from .swav import GraphSwAV
+from .two_view import TwoViewMethod
+from .vicreg import GraphVICReg
 from .views import build_view
 
-__all__ = ["Method", "GRACE", "DGI", "METHODS", "register_method", "get_method",
-           "build_method", "build_view"]
+__all__ = ["Method", "TwoViewMethod", "GRACE", "DGI", "BGRL", "CCASSG", "GBT", "GraphVICReg",
+           "GraphSwAV", "GraphCL", "InfoGraph", "MVGRL", "MVGRLGraph", "GCA",
+           "METHODS", "register_method", "get_method", "build_method",
+           "build_view"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..encoders import encode
+from ..encoders import Readout, encode
 
 
 class Method(nn.Module):
@@ -16,6 +16,11 @@ class Method(nn.Module):
     """
 
     name: str = ""
+    #: ``'node'`` methods train on one graph or batches of graphs; ``'graph'`` methods contrast the
+    #: graphs of a batch and need batches of at least 2 graphs
+    level: str = "node"
+    #: how :meth:`embed_graphs` pools node embeddings into graph embeddings
+    graph_readout: str = "mean"
 
     def __init__(self, encoder: nn.Module):
         super().__init__()
@@ -26,18 +31,35 @@ class Method(nn.Module):
     def loss(self, batch, generator: torch.Generator | None = None) -> torch.Tensor:
         raise NotImplementedError
 
+    def after_step(self, step: int, total_steps: int) -> None:
+        """Called by the Trainer after each optimiser step (``step`` counts from 1 to
+        ``total_steps``): the place for EMA target updates. Does nothing by default."""
+
     def forward(self, batch, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.loss(batch, generator)
 
     @torch.no_grad()
     def embed(self, data) -> torch.Tensor:
-        """Frozen node embeddings ``[N, d]`` of the un-augmented graph (eval mode)."""
+        """Frozen node embeddings ``[N, d]`` of the un-augmented graph: :meth:`node_embeddings`
+        in eval mode, without gradients (the training mode is restored afterwards)."""
         was_training = self.training
         self.eval()
         try:
-            return encode(self.encoder, data).detach()
+            return self.node_embeddings(data).detach()
         finally:
             self.train(was_training)
+
+    def node_embeddings(self, data) -> torch.Tensor:
+        """What :meth:`embed` returns, computed in eval mode: the encoder's output by default."""
+        return encode(self.encoder, data)
+
+    @torch.no_grad()
+    def embed_graphs(self, batch) -> torch.Tensor:
+        """Frozen graph embeddings ``[num_graphs, d]`` of a batch of graphs: the node embeddings
+        of :meth:`embed` pooled per graph with ``graph_readout``."""
+        index = getattr(batch, "batch", None)
+        num_graphs = getattr(batch, "num_graphs", None) if index is not None else 1
+        return Readout(self.graph_readout)(self.embed(batch), index, num_graphs)
 
     @classmethod
     def from_config(cls, in_channels: int, **config) -> "Method":  # pragma: no cover

@@ -9,6 +9,7 @@ from ..encoders import Readout, build_encoder, encode
 from ..objectives import JSD
 from .base import Method
 from .registry import register_method
+from .two_view import embedding_dim_of
 
 
 @register_method("dgi")
@@ -31,9 +32,7 @@ class DGI(Method):
 
     def __init__(self, encoder: nn.Module, embedding_dim: int | None = None):
         super().__init__(encoder)
-        dim = embedding_dim or getattr(encoder, "out_channels", None)
-        if not isinstance(dim, int) or dim < 1:
-            raise ValueError("embedding_dim must be given when the encoder has no out_channels")
+        dim = embedding_dim_of(encoder, embedding_dim)
         self.corruption = FeatureShuffle()
         self.readout = Readout("mean")
         self.objective = JSD(dim, discriminator="bilinear")

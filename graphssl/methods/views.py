@@ -7,6 +7,8 @@ _NAMES = {
     "edge_drop": augment.EdgeDrop, "feature_mask": augment.FeatureMask,
     "node_drop": augment.NodeDrop, "subgraph": augment.Subgraph, "edge_add": augment.EdgeAdd,
     "ppr": augment.PPRDiffusion, "feature_shuffle": augment.FeatureShuffle,
+    "adaptive_edge_drop": augment.AdaptiveEdgeDrop,
+    "adaptive_feature_mask": augment.AdaptiveFeatureMask,
 }
 
 

@@ -32,6 +32,9 @@ class InfoNCE(nn.Module):
     Args:
         temperature: :math:`\tau > 0`.
         intra_view_negatives: also contrast against the other rows of the anchor's own view.
+        decoupled: leave the positive pair out of the denominator (decoupled contrastive
+            learning, Yeh et al., ECCV 2022; GraphCL's loss is this form, one-directional,
+            without intra-view negatives).
         symmetric: average the loss with view 2 as anchor.
         normalize: L2-normalise rows first (cosine similarity).
 
@@ -44,8 +47,9 @@ class InfoNCE(nn.Module):
     """
 
     def __init__(self, temperature: float = 0.5, intra_view_negatives: bool = True,
-                 symmetric: bool = True, normalize: bool = True):
+                 symmetric: bool = True, normalize: bool = True, decoupled: bool = False):
         super().__init__()
+        self.decoupled = bool(decoupled)
         self.temperature = check_positive("temperature", temperature)
         self.intra_view_negatives = bool(intra_view_negatives)
         self.symmetric = bool(symmetric)
@@ -67,14 +71,17 @@ class InfoNCE(nn.Module):
 
     def _fixed_shift(self, z1, z2):
         c = 1.0 / self.temperature
-        den1, den2 = _ShiftedExpSums.apply(z1, z2, c, self.intra_view_negatives, self.symmetric)
+        den1, den2 = _ShiftedExpSums.apply(z1, z2, c, self.intra_view_negatives, self.symmetric,
+                                           self.decoupled)
         pos = (z1 * z2).sum(1) * c - c
         loss = (den1.log() - pos).mean()
         return loss if not self.symmetric else 0.5 * (loss + (den2.log() - pos).mean())
 
     def _logsumexp(self, z1, z2):
         s12 = self._logits(z1, z2)
-        pos = s12.diagonal()
+        pos = s12.diagonal().clone()
+        if self.decoupled:
+            s12.diagonal().fill_(float("-inf"))
         lse1 = torch.logsumexp(s12, dim=1)
         lse2 = torch.logsumexp(s12, dim=0) if self.symmetric else None
         if self.intra_view_negatives:
@@ -93,7 +100,7 @@ class InfoNCE(nn.Module):
     def extra_repr(self):
         return (f"temperature={self.temperature}, intra_view_negatives="
                 f"{self.intra_view_negatives}, symmetric={self.symmetric}, "
-                f"normalize={self.normalize}")
+                f"normalize={self.normalize}, decoupled={self.decoupled}")
 
 
 class _ShiftedExpSums(torch.autograd.Function):
@@ -109,7 +116,7 @@ class _ShiftedExpSums(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, z1, z2, c, intra, symmetric):
+    def forward(ctx, z1, z2, c, intra, symmetric, decoupled=False):
         shift = z1.new_full((), -c)
 
         def block(a, b, exclude_self):
@@ -118,7 +125,7 @@ class _ShiftedExpSums(torch.autograd.Function):
                 e.fill_diagonal_(float("-inf"))
             return e.exp_()
 
-        e12 = block(z1, z2, False)
+        e12 = block(z1, z2, decoupled)  # decoupled: the positive pairs leave the denominators
         den1 = e12.sum(1)
         den2 = e12.sum(0) if symmetric else None
         e11 = e22 = None
@@ -147,4 +154,4 @@ class _ShiftedExpSums(torch.autograd.Function):
             grad1 += e11.mul_(g1.unsqueeze(1) + g1.unsqueeze(0)) @ z1
             if ctx.symmetric:
                 grad2 += e22.mul_(g2.unsqueeze(1) + g2.unsqueeze(0)) @ z2
-        return grad1.mul_(c), grad2.mul_(c), None, None, None
+        return grad1.mul_(c), grad2.mul_(c), None, None, None, None

@@ -87,5 +87,31 @@ class JSD(nn.Module):
         return 0.5 * (F.softplus(-logits(pos, pos_index)).mean() +
                       F.softplus(logits(neg, neg_index)).mean())
 
+    def pairwise(self, local: torch.Tensor, summary: torch.Tensor,
+                 index: torch.Tensor) -> torch.Tensor:
+        """All (local, summary) pairs of a batch of graphs (InfoGraph, graph-level MVGRL): row
+        ``i`` of ``local [N, d]`` is a positive with its own graph's summary ``summary[index[i]]``
+        and a negative with every other graph's summary (``summary [G, d]``, ``G >= 2``).
+        Scores are one ``[N, G]`` product."""
+        if local.dim() != 2 or local.size(1) != self.dim:
+            raise ValueError(f"local must have shape [num_nodes, {self.dim}], got "
+                             f"{list(local.shape)}")
+        if summary.dim() != 2 or summary.size(1) != self.dim:
+            raise ValueError(f"summary must have shape [num_graphs, {self.dim}], got "
+                             f"{list(summary.shape)}")
+        if summary.size(0) < 2:
+            raise ValueError("pairwise JSD needs at least 2 graphs in a batch: the other graphs "
+                             "are the negatives (use batch_size >= 2)")
+        if index.shape != (local.size(0),):
+            raise ValueError(f"index must have shape [{local.size(0)}], got {list(index.shape)}")
+        scores = local @ self._summary_side(summary).t()
+        if self.discriminator == "bilinear":
+            scores = scores + self.bias
+        positive = torch.zeros_like(scores, dtype=torch.bool)
+        positive[torch.arange(local.size(0), device=local.device), index] = True
+        pos_term = F.softplus(-scores[positive]).mean()
+        neg_term = F.softplus(scores[~positive]).mean()
+        return 0.5 * (pos_term + neg_term)
+
     def extra_repr(self):
         return f"dim={self.dim}, discriminator={self.discriminator!r}"

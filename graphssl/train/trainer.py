@@ -32,6 +32,8 @@ class Trainer:
         seed: seeds torch/NumPy/Python and the augmentation generator at the start of a fresh run.
         patience: stop when the *training* loss has not improved for this many epochs and restore
             the best weights (DGI's schedule); ``None`` trains all epochs.
+        lr_schedule: ``None`` (constant) or ``'cosine'``: linear warm-up over ``warmup_epochs``
+            then cosine decay to 0 at ``epochs`` (BGRL's schedule).
         checkpoint_dir: write ``checkpoint.pt`` there every ``checkpoint_every`` epochs (and at the
             end), atomically.
         log_path: JSONL file, one record per epoch (``epoch``, ``loss``, ``seconds``).
@@ -50,7 +52,8 @@ class Trainer:
     def __init__(self, epochs: int = 100, lr: float = 1e-3, weight_decay: float = 0.0,
                  optimizer: str = "adam", seed: int = 0, patience: int | None = None,
                  checkpoint_dir: str | os.PathLike | None = None, checkpoint_every: int = 1,
-                 log_path: str | os.PathLike | None = None, progress: bool = True):
+                 log_path: str | os.PathLike | None = None, progress: bool = True,
+                 lr_schedule: str | None = None, warmup_epochs: int = 0):
         if not isinstance(epochs, int) or epochs < 1:
             raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
         if not lr > 0:
@@ -64,6 +67,12 @@ class Trainer:
         if not isinstance(checkpoint_every, int) or checkpoint_every < 1:
             raise ValueError(f"checkpoint_every must be a positive integer, got "
                              f"{checkpoint_every!r}")
+        if lr_schedule not in (None, "cosine"):
+            raise ValueError(f"lr_schedule must be None or 'cosine', got {lr_schedule!r}")
+        if not isinstance(warmup_epochs, int) or not 0 <= warmup_epochs < epochs:
+            raise ValueError(f"warmup_epochs must be an integer in [0, epochs), got "
+                             f"{warmup_epochs!r}")
+        self.lr_schedule, self.warmup_epochs = lr_schedule, warmup_epochs
         self.epochs, self.lr, self.weight_decay = epochs, lr, weight_decay
         self.optimizer, self.seed, self.patience = optimizer, seed, patience
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -80,7 +89,18 @@ class Trainer:
     def _config(self, method) -> dict:
         return {"method": type(method).__name__, "epochs": self.epochs, "lr": self.lr,
                 "weight_decay": self.weight_decay, "optimizer": self.optimizer,
-                "seed": self.seed, "patience": self.patience}
+                "seed": self.seed, "patience": self.patience, "lr_schedule": self.lr_schedule,
+                "warmup_epochs": self.warmup_epochs}
+
+    def lr_factor(self, epoch: int) -> float:
+        """The learning-rate multiplier of (0-based) ``epoch``; a pure function of the epoch, so
+        a resumed run follows the same schedule."""
+        if self.lr_schedule is None:
+            return 1.0
+        if epoch < self.warmup_epochs:
+            return (epoch + 1) / self.warmup_epochs
+        progress = (epoch - self.warmup_epochs) / max(self.epochs - self.warmup_epochs, 1)
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
 
     def fit(self, method, data, resume: bool = False):
         """Train ``method`` on ``data``: one graph (full batch) or an iterable of batches.
@@ -97,18 +117,24 @@ class Trainer:
             batches = data
         optim = OPTIMIZERS[self.optimizer](method.parameters(), lr=self.lr,
                                            weight_decay=self.weight_decay)
+        device = next(method.parameters()).device
         state = self._start(method, optim, resume)
         generator = state["generator"]
         epoch = state["epoch"]
         self.resumed_from_epoch = epoch
         bar = tqdm(total=self.epochs, initial=epoch, disable=not self.progress,
                    desc=type(method).__name__, leave=False)
+        steps_per_epoch = len(batches) if hasattr(batches, "__len__") else None
+        total_steps = self.epochs * steps_per_epoch if steps_per_epoch else None
         method.train()
         try:
             while epoch < self.epochs and not self._stopped(state):
                 start = time.perf_counter()
                 total, count = 0.0, 0
+                for group in optim.param_groups:
+                    group["lr"] = self.lr * self.lr_factor(epoch)
                 for batch in batches:
+                    batch = batch.to(device) if hasattr(batch, "to") else batch
                     optim.zero_grad(set_to_none=True)
                     loss = method.loss(batch, generator)
                     if not torch.isfinite(loss):
@@ -119,6 +145,8 @@ class Trainer:
                     loss.backward()
                     optim.step()
                     total, count = total + loss.item(), count + 1
+                    if steps_per_epoch:
+                        method.after_step(epoch * steps_per_epoch + count, total_steps)
                 epoch += 1
                 record = {"epoch": epoch, "loss": total / max(count, 1),
                           "seconds": time.perf_counter() - start}

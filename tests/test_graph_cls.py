@@ -1,0 +1,108 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.model_selection import StratifiedKFold
+
+from graphssl.evaluate import svm_cross_validation
+from graphssl.evaluate.graph_cls import DEFAULT_CS, _evaluate_fold
+
+
+def blobs(n=200, k=2, d=16, spread=0.3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % k
+    centers = torch.randn(k, d, generator=g) * 3
+    return centers[y] + spread * torch.randn(n, d, generator=g), y
+
+
+def test_separable_blobs_one_seed():
+    z, y = blobs(k=3)
+    out = svm_cross_validation(z, y)
+    assert out["acc_mean"] == 1.0 and out["acc_std_folds"] == 0.0
+    assert out["acc_std_seeds"] == 0.0 and out["per_seed"] == [1.0]
+
+
+def test_separable_blobs_several_seeds_and_rbf():
+    z, y = blobs()
+    out = svm_cross_validation(z, y, folds=5, seeds=(0, 1), Cs=(0.1, 1, 10))
+    assert out["acc_mean"] == 1.0 and out["per_seed"] == [1.0, 1.0]
+    out = svm_cross_validation(z, y, folds=5, Cs=(1, 100), kernel="rbf")
+    assert out["acc_mean"] > 0.99
+
+
+def test_random_labels_near_chance():
+    g = torch.Generator().manual_seed(0)
+    z, y = torch.randn(300, 16, generator=g), torch.randint(2, (300,), generator=g)
+    out = svm_cross_validation(z, y, folds=5, Cs=(0.01, 1))
+    assert 0.35 < out["acc_mean"] < 0.65
+
+
+def test_C_chosen_without_the_test_fold():
+    z, y = blobs(spread=4.0)  # overlapping classes: C matters and accuracy is < 1
+    z, y = z.numpy().astype(np.float64), y.numpy()
+    Cs = (1e-3, 1e-2, 1e-1, 1.0)
+    out = svm_cross_validation(z, y, folds=5, seeds=(3,), Cs=Cs, inner_folds=3, kernel="linear")
+    assert len(set(out["C"][0])) > 1  # the folds do not all pick the same C
+    splits = list(StratifiedKFold(5, shuffle=True, random_state=3).split(z, y))
+    for k, (train, test) in enumerate(splits):
+        # the public function reports exactly what the per-fold function gives ...
+        acc, C = _evaluate_fold(z, y, train, test, sorted(Cs), 3, 3, "linear", True)
+        assert (acc, C) == (out["fold_acc"][0][k], out["C"][0][k])
+        if k >= 2:
+            continue
+        # ... and flipping, or replacing by an unseen class, the fold's test labels changes its
+        # accuracy but never its C
+        y2 = y.copy()
+        y2[test] = 1 - y2[test]
+        acc2, C2 = _evaluate_fold(z, y2, train, test, sorted(Cs), 3, 3, "linear", True)
+        assert C2 == C and acc2 == pytest.approx(1 - acc)
+        y2[test] = 7
+        assert _evaluate_fold(z, y2, train, test, sorted(Cs), 3, 3, "linear", True) == (0.0, C)
+
+
+def test_bookkeeping_and_determinism():
+    z, y = blobs(n=120, spread=3.0)
+    kw = dict(folds=4, seeds=(0, 1, 2), Cs=(0.01, 1.0), inner_folds=3)
+    out = svm_cross_validation(z, y, **kw)
+    assert out["folds"] == 4 and out["seeds"] == [0, 1, 2]
+    assert np.shape(out["fold_acc"]) == (3, 4) and np.shape(out["C"]) == (3, 4)
+    assert all(c in (0.01, 1.0) for row in out["C"] for c in row)
+    acc = np.array(out["fold_acc"])
+    assert out["per_seed"] == pytest.approx(acc.mean(1).tolist())
+    assert out["acc_mean"] == pytest.approx(acc.mean())
+    assert out["acc_std_folds"] == pytest.approx(acc.std(1).mean())
+    assert out["acc_std_seeds"] == pytest.approx(acc.mean(1).std())
+    assert all(isinstance(out[k], float) for k in ("acc_mean", "acc_std_folds", "acc_std_seeds"))
+    assert svm_cross_validation(z, y, **kw) == out
+    assert svm_cross_validation(z, y, folds=4, seeds=(5,), Cs=(1.0,))["acc_std_seeds"] == 0.0
+
+
+def test_too_small_classes_raise():
+    z, y = blobs(n=60, k=3)
+    y[y == 2] = torch.tensor([2, 2, 2] + [0] * 17)  # class 2 keeps 3 graphs
+    with pytest.raises(ValueError, match=r"class 2 has only 3 graphs, fewer than folds=10.*"
+                                         r"folds <= 3"):
+        svm_cross_validation(z, y)
+    with pytest.raises(ValueError, match=r"class 2 has only 3 graphs.*inner_folds=5"):
+        svm_cross_validation(z, y, folds=3)
+    assert svm_cross_validation(z, y, folds=3, Cs=(1.0,))["acc_mean"] > 0.9  # no inner search
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        svm_cross_validation(z, torch.zeros(60, dtype=torch.long))
+
+
+def test_input_checks():
+    z, y = blobs(n=60)
+    with pytest.raises(ValueError, match="60 embeddings but 10 labels"):
+        svm_cross_validation(z, y[:10])
+    with pytest.raises(ValueError, match="2-D"):
+        svm_cross_validation(z[0], y)
+    z2 = z.clone()
+    z2[3, 1] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        svm_cross_validation(z2, y)
+    for bad, match in [(dict(folds=1), "folds must be"), (dict(inner_folds=1), "inner_folds"),
+                       (dict(kernel="poly"), "kernel must be one of"),
+                       (dict(Cs=(1.0, 0.0)), "Cs must be"), (dict(Cs=()), "Cs must be"),
+                       (dict(seeds=()), "seeds must be"), (dict(seeds=0), r"seeds=\(0,\)")]:
+        with pytest.raises(ValueError, match=match):
+            svm_cross_validation(z, y, **bad)
+    assert DEFAULT_CS == (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
