@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 def _mirror():
     env = os.environ.get("GRAPHSSL_MIRROR")
     path = Path(env) if env else REPO.parent / "shared" / "datasets"
-    return path if path.is_dir() else None
+    return path.resolve() if path.is_dir() else None  # absolute: some tests change directory
 
 
 MIRROR = _mirror()
