@@ -324,3 +324,12 @@ def test_repr_shows_hyperparameters():
     assert "lambda_=0.005, batch_norm=True, eps=1e-05" in repr(BarlowTwins())
     assert "sim_weight=25.0" in repr(VICReg()) and "gamma=1.0" in repr(VICReg())
     assert "lambda_=0.001" in repr(CCA_SSG())
+
+
+def test_cca_ssg_is_scale_invariant_for_small_outputs():
+    """Regression: an additive epsilon made small-scale encoder outputs (a GCN on row-normalised
+    bag-of-words) look collapsed, and training collapsed to the 2*lambda*d minimum on Cora."""
+    g = torch.Generator().manual_seed(0)
+    z1, z2 = torch.randn(64, 8, generator=g), torch.randn(64, 8, generator=g)
+    loss = CCA_SSG(lambda_=1e-3)
+    assert loss(z1 * 1e-4, z2 * 1e-4).item() == pytest.approx(loss(z1, z2).item(), rel=1e-4)

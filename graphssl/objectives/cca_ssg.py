@@ -16,7 +16,7 @@ class CCA_SSG(nn.Module):
     dimensions; then
 
     .. math::
-        \tilde Z = \frac{Z - \mu}{\sqrt{N (\sigma^2 + \epsilon)}}, \qquad
+        \tilde Z = \frac{Z - \mu}{\sqrt{N \max(\sigma^2, \epsilon)}}, \qquad
         \mathcal L = \|\tilde Z_1 - \tilde Z_2\|_F^2
         + \lambda \left(\|\tilde Z_1^\top \tilde Z_1 - I\|_F^2
         + \|\tilde Z_2^\top \tilde Z_2 - I\|_F^2\right)
@@ -40,7 +40,10 @@ class CCA_SSG(nn.Module):
 
     Args:
         lambda_: :math:`\lambda > 0`, weight of the decorrelation term.
-        eps: :math:`\epsilon > 0` added to the variance.
+        eps: :math:`\epsilon > 0`, a floor on the variance that only guards constant columns
+            (a floor, not an addition: an additive epsilon makes small-scale outputs, such as
+            a GCN's on row-normalised bag-of-words features, look collapsed, and collapse then
+            becomes a minimum of the loss at ``2 lambda_ d``; measured on Cora).
 
     Shapes: ``z1, z2: [N, d]`` with ``N >= 2`` -> scalar.
 
@@ -49,7 +52,7 @@ class CCA_SSG(nn.Module):
         >>> loss = loss_fn(encoder(v1.x, v1.edge_index), encoder(v2.x, v2.edge_index))
     """
 
-    def __init__(self, lambda_: float = 1e-3, eps: float = 1e-5):
+    def __init__(self, lambda_: float = 1e-3, eps: float = 1e-12):
         super().__init__()
         self.lambda_ = check_positive("lambda_", lambda_)
         self.eps = check_positive("eps", eps)
@@ -68,7 +71,7 @@ class CCA_SSG(nn.Module):
 
     def _standardise(self, z: torch.Tensor, n: int) -> torch.Tensor:
         var, mean = torch.var_mean(z, dim=0, correction=0)
-        return (z - mean) * torch.rsqrt(var.add(self.eps).mul(n))
+        return (z - mean) * torch.rsqrt(var.clamp_min(self.eps).mul(n))
 
     def extra_repr(self):
         return f"lambda_={self.lambda_}, eps={self.eps}"
