@@ -98,15 +98,9 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
         if run == 0 and getattr(model.encoder, "supports_sparse_input", False) and \
                 model.encoder.sparse_input:
             data = to_sparse_features(data)  # bag-of-words: augment and encode non-zeros only
-        train_cfg = dict(config["train"])
-        ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"run{run}"
-        trainer = Trainer(seed=run, progress=progress, checkpoint_dir=ckpt, **train_cfg)
-        start = time.perf_counter()
-        trainer.fit(model, data, resume=ckpt is not None)
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        pretrain_seconds += time.perf_counter() - start
-        epochs_run += len(trainer.history) - trainer.resumed_from_epoch
+        trainer, seconds, new_epochs = _train_run(model, data, config, run, checkpoint_dir,
+                                                  progress, dev)
+        pretrain_seconds, epochs_run = pretrain_seconds + seconds, epochs_run + new_epochs
         z = model.embed(data).cpu()
         probe = linear_probe(z, y, get_split(dataset_obj, split, run), **probe_cfg)
         probe.update(run=run, seed=run, epochs=len(trainer.history),
@@ -153,14 +147,9 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
         seed_everything(run)
         model = build_method(method, dataset.num_features, **config["model"]).to(dev)
         loader = DataLoader(dataset, batch_size=batch_size, shuffle=True)
-        ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"run{run}"
-        trainer = Trainer(seed=run, progress=progress, checkpoint_dir=ckpt, **config["train"])
-        start = time.perf_counter()
-        trainer.fit(model, loader, resume=ckpt is not None)
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        pretrain_seconds += time.perf_counter() - start
-        epochs_run += len(trainer.history) - trainer.resumed_from_epoch
+        trainer, seconds, new_epochs = _train_run(model, loader, config, run, checkpoint_dir,
+                                                  progress, dev)
+        pretrain_seconds, epochs_run = pretrain_seconds + seconds, epochs_run + new_epochs
         z = torch.cat([model.embed_graphs(b.to(dev)).cpu()
                        for b in DataLoader(dataset, batch_size=512)])
         cv = svm_cross_validation(z, y, folds=folds, seeds=(run,))
@@ -179,6 +168,18 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
     record["std_note"] = ("test_acc_std is across runs (seeds); acc_std_folds_mean is the mean "
                           "over runs of the std across folds")
     return record
+
+
+def _train_run(model, data, config, run, checkpoint_dir, progress, dev):
+    """Pretrain run ``run`` (seed ``run``; resumable under ``checkpoint_dir/run{run}``).
+    Returns the trainer, the seconds spent and the epochs trained by this call."""
+    ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"run{run}"
+    trainer = Trainer(seed=run, progress=progress, checkpoint_dir=ckpt, **config["train"])
+    start = time.perf_counter()
+    trainer.fit(model, data, resume=ckpt is not None)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    return trainer, time.perf_counter() - start, len(trainer.history) - trainer.resumed_from_epoch
 
 
 def _record(method, spec, split, runs, results, pretrain_seconds, epochs_run, config, dev, echo,
