@@ -75,3 +75,11 @@ def graph():
 @pytest.fixture
 def batch():
     return Batch.from_data_list([small_graph(10 + 5 * i, 20 + 10 * i, seed=i) for i in range(4)])
+
+
+def blobs(n=600, k=3, d=8, spread=0.3, seed=0):
+    """``k`` Gaussian clusters of ``n`` points in ``d`` dimensions: ``(z, y)``."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % k
+    centers = torch.randn(k, d, generator=g) * 3
+    return centers[y] + spread * torch.randn(n, d, generator=g), y

@@ -6,11 +6,7 @@ from graphssl.data import Split, random_split
 from graphssl.evaluate import cluster, clustering_accuracy, knn_probe, linear_probe
 
 
-def blobs(n=600, k=3, d=8, spread=0.3, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    y = torch.arange(n) % k
-    centers = torch.randn(k, d, generator=g) * 3
-    return centers[y] + spread * torch.randn(n, d, generator=g), y
+from conftest import blobs
 
 
 def test_linear_probe_separable():

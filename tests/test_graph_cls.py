@@ -7,11 +7,11 @@ from graphssl.evaluate import svm_cross_validation
 from graphssl.evaluate.graph_cls import DEFAULT_CS, _evaluate_fold
 
 
+from conftest import blobs as _blobs
+
+
 def blobs(n=200, k=2, d=16, spread=0.3, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    y = torch.arange(n) % k
-    centers = torch.randn(k, d, generator=g) * 3
-    return centers[y] + spread * torch.randn(n, d, generator=g), y
+    return _blobs(n, k, d, spread, seed)
 
 
 def test_separable_blobs_one_seed():

@@ -22,14 +22,20 @@ class _DiffusionViews(Method):
     DIFFUSION_CACHE_SIZE = 2
 
     def __init__(self, encoder: nn.Module, diffusion_encoder: nn.Module, alpha: float,
-                 eps: float):
+                 eps: float, embedding_dim: int | None = None):
         super().__init__(encoder)
         if not isinstance(diffusion_encoder, nn.Module):
             raise TypeError(f"diffusion_encoder must be a torch.nn.Module, got "
                             f"{type(diffusion_encoder).__name__}")
+        dim = embedding_dim_of(encoder, embedding_dim)
+        diff_dim = embedding_dim or getattr(diffusion_encoder, "out_channels", dim)
+        if diff_dim != dim:
+            raise ValueError(f"encoder and diffusion_encoder must output the same size, got "
+                             f"{dim} and {diff_dim}")
         self.diffusion_encoder = diffusion_encoder
         self.diffusion = PPRDiffusion(alpha=alpha, eps=eps)
         self._diffusion_cache = IdentityCache(self.DIFFUSION_CACHE_SIZE)
+        self.embedding_dim = dim  # both views' output size d
 
     def diffusion_view(self, data):
         """``data`` with its PPR diffusion as ``edge_index`` + ``edge_weight`` (``edge_attr``
@@ -116,12 +122,8 @@ class MVGRL(_DiffusionViews):
 
     def __init__(self, encoder: nn.Module, diffusion_encoder: nn.Module,
                  embedding_dim: int | None = None, alpha: float = 0.2, eps: float = 1e-4):
-        super().__init__(encoder, diffusion_encoder, alpha, eps)
-        dim = embedding_dim_of(encoder, embedding_dim)
-        diff_dim = embedding_dim or getattr(diffusion_encoder, "out_channels", dim)
-        if diff_dim != dim:
-            raise ValueError(f"encoder and diffusion_encoder must output the same size, got "
-                             f"{dim} and {diff_dim}")
+        super().__init__(encoder, diffusion_encoder, alpha, eps, embedding_dim)
+        dim = self.embedding_dim
         self.corruption = FeatureShuffle()
         self.readout = Readout("mean")
         self.objective = JSD(dim, discriminator="bilinear")
@@ -229,12 +231,8 @@ class MVGRLGraph(_DiffusionViews):
                  local_dim: int | None = None, projection_dim: int | None = None,
                  embedding_dim: int | None = None, alpha: float = 0.2, eps: float = 1e-4,
                  head_embeddings: bool = False):
-        super().__init__(encoder, diffusion_encoder, alpha, eps)
-        dim = embedding_dim_of(encoder, embedding_dim)
-        diff_dim = embedding_dim or getattr(diffusion_encoder, "out_channels", dim)
-        if diff_dim != dim:
-            raise ValueError(f"encoder and diffusion_encoder must output the same size, got "
-                             f"{dim} and {diff_dim}")
+        super().__init__(encoder, diffusion_encoder, alpha, eps, embedding_dim)
+        dim = self.embedding_dim
         local_dim = dim if local_dim is None else local_dim
         if isinstance(local_dim, bool) or not isinstance(local_dim, int) or \
                 not 1 <= local_dim <= dim:
