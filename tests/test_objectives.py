@@ -162,3 +162,59 @@ def test_jsd_pairwise_known_values():
     assert jsd.pairwise(local, summary, index).item() == pytest.approx(expected.item(), rel=1e-5)
     with pytest.raises(ValueError, match="at least 2 graphs"):
         jsd.pairwise(local, summary[:1], torch.zeros(4, dtype=torch.long))
+
+
+@pytest.mark.parametrize("intra,symmetric,decoupled,normalize,tau", [
+    (True, True, False, True, 0.5), (True, True, False, True, 0.02),
+    (False, True, True, True, 0.2), (True, False, False, False, 0.7),
+    (False, False, True, False, 1.0)])
+def test_chunked_infonce_is_exact(intra, symmetric, decoupled, normalize, tau):
+    g = torch.Generator().manual_seed(5)
+    a = torch.randn(37, 8, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(37, 8, generator=g, dtype=torch.float64, requires_grad=True)
+    kw = dict(temperature=tau, intra_view_negatives=intra, symmetric=symmetric,
+              decoupled=decoupled, normalize=normalize)
+    dense = InfoNCE(**kw)(a, b)
+    grads = torch.autograd.grad(dense, (a, b))
+    chunked = InfoNCE(chunk_size=10, **kw)(a, b)  # blocks of 10, 10, 10, 7
+    assert torch.allclose(dense, chunked)
+    for g_dense, g_chunk in zip(grads, torch.autograd.grad(chunked, (a, b))):
+        assert torch.allclose(g_dense, g_chunk)
+
+
+def test_sampled_infonce_with_every_row_sampled_is_exact():
+    g = torch.Generator().manual_seed(6)
+    z1, z2 = torch.randn(30, 8, generator=g), torch.randn(30, 8, generator=g)
+    for kw in (dict(), dict(decoupled=True, intra_view_negatives=False, symmetric=False)):
+        exact = InfoNCE(0.5, **kw)(z1, z2)
+        assert torch.allclose(InfoNCE(0.5, num_negatives=30, **kw)(z1, z2), exact, atol=1e-6)
+        assert torch.allclose(InfoNCE(0.5, num_negatives=500, **kw)(z1, z2), exact, atol=1e-6)
+
+
+def test_sampled_infonce_uses_k_negatives_and_the_global_rng():
+    z = torch.eye(40)  # orthogonal rows: every negative logit is 0, the positive 1/tau
+    torch.manual_seed(0)
+    loss = InfoNCE(0.5, num_negatives=5, intra_view_negatives=False)(z, z)
+    # 5 sampled rows; an anchor among them has 4 negatives (its own row is left out)
+    per_anchor_5, per_anchor_4 = math.log(1 + 5 * math.exp(-2)), math.log(1 + 4 * math.exp(-2))
+    assert per_anchor_4 < loss.item() < per_anchor_5
+    expected = (35 * per_anchor_5 + 5 * per_anchor_4) / 40
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    g = torch.Generator().manual_seed(7)
+    z1, z2 = torch.randn(40, 8, generator=g), torch.randn(40, 8, generator=g)
+    sampled = InfoNCE(0.5, num_negatives=8)
+    torch.manual_seed(1)
+    first = sampled(z1, z2)
+    torch.manual_seed(1)
+    assert sampled(z1, z2).item() == first.item()
+    assert sampled(z1, z2).item() != first.item()  # a new draw
+
+
+def test_infonce_memory_options_are_validated():
+    for name in ("chunk_size", "num_negatives"):
+        for bad in (0, -3, 2.5, True):
+            with pytest.raises(ValueError, match=f"{name} must be a positive int"):
+                InfoNCE(**{name: bad})
+    with pytest.raises(ValueError, match="set one of them"):
+        InfoNCE(chunk_size=64, num_negatives=64)
+    assert "chunk_size=64" in repr(InfoNCE(chunk_size=64))

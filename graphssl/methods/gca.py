@@ -48,6 +48,7 @@ class GCA(GRACE):
         embedding_dim: ``d`` (read from ``encoder.out_channels`` if omitted).
         projection_dim: hidden size of the projection head.
         temperature: InfoNCE temperature.
+        chunk_size, num_negatives: InfoNCE's memory-safe modes (see :class:`GRACE`).
 
     Shapes: a graph with ``x [N, F]`` -> scalar loss; :meth:`embed` -> ``[N, d]``.
 
@@ -62,15 +63,18 @@ class GCA(GRACE):
 
     def __init__(self, encoder: nn.Module, view1: Augmentation | dict, view2: Augmentation | dict,
                  embedding_dim: int | None = None, projection_dim: int = 128,
-                 temperature: float = 0.5):
+                 temperature: float = 0.5, chunk_size: int | None = None,
+                 num_negatives: int | None = None):
         super().__init__(encoder, features_first(view1), features_first(view2),
                          embedding_dim=embedding_dim, projection_dim=projection_dim,
-                         temperature=temperature)
+                         temperature=temperature, chunk_size=chunk_size,
+                         num_negatives=num_negatives)
 
     @classmethod
     def from_config(cls, in_channels: int, encoder: dict | None = None, view1: dict | None = None,
                     view2: dict | None = None, projection_dim: int = 32,
-                    temperature: float = 0.4) -> "GCA":
+                    temperature: float = 0.4, chunk_size: int | None = None,
+                    num_negatives: int | None = None) -> "GCA":
         # the defaults of the authors' train.py: 2 GCN layers of 2 x 256 and 256 units, PReLU
         enc = dict(type="gcn", hidden_channels=512, out_channels=256, num_layers=2,
                    activation="prelu")
@@ -78,4 +82,5 @@ class GCA(GRACE):
         return cls(build_encoder(enc.pop("type"), in_channels, **enc),
                    view1=view1 or {"adaptive_edge_drop": 0.3, "adaptive_feature_mask": 0.1},
                    view2=view2 or {"adaptive_edge_drop": 0.4},
-                   projection_dim=projection_dim, temperature=temperature)
+                   projection_dim=projection_dim, temperature=temperature,
+                   chunk_size=chunk_size, num_negatives=num_negatives)

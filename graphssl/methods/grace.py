@@ -26,6 +26,8 @@ class GRACE(TwoViewMethod):
             omitted).
         projection_dim: hidden size of the projection head.
         temperature: InfoNCE temperature.
+        chunk_size, num_negatives: InfoNCE's memory-safe modes (exact in blocks of anchors, or
+            sampled negatives) for graphs whose ``N x N`` similarities do not fit.
 
     Example:
         >>> method = GRACE(GCNEncoder(1433, 256, out_channels=128),
@@ -36,19 +38,24 @@ class GRACE(TwoViewMethod):
 
     def __init__(self, encoder: nn.Module, view1: Augmentation | dict, view2: Augmentation | dict,
                  embedding_dim: int | None = None, projection_dim: int = 128,
-                 temperature: float = 0.5):
+                 temperature: float = 0.5, chunk_size: int | None = None,
+                 num_negatives: int | None = None):
         dim = embedding_dim_of(encoder, embedding_dim)
-        super().__init__(encoder, view1, view2, InfoNCE(temperature=temperature),
+        objective = InfoNCE(temperature=temperature, chunk_size=chunk_size,
+                            num_negatives=num_negatives)
+        super().__init__(encoder, view1, view2, objective,
                          projector=mlp([dim, projection_dim, dim], activation=nn.ELU))
 
     @classmethod
     def from_config(cls, in_channels: int, encoder: dict | None = None, view1: dict | None = None,
                     view2: dict | None = None, projection_dim: int = 128,
-                    temperature: float = 0.5) -> "GRACE":
+                    temperature: float = 0.5, chunk_size: int | None = None,
+                    num_negatives: int | None = None) -> "GRACE":
         enc = dict(type="gcn", hidden_channels=256, out_channels=128, num_layers=2,
                    activation="relu")
         enc.update(encoder or {})
         return cls(build_encoder(enc.pop("type"), in_channels, **enc),
                    view1=view1 or {"edge_drop": 0.2, "feature_mask": 0.3},
                    view2=view2 or {"edge_drop": 0.4, "feature_mask": 0.4},
-                   projection_dim=projection_dim, temperature=temperature)
+                   projection_dim=projection_dim, temperature=temperature,
+                   chunk_size=chunk_size, num_negatives=num_negatives)

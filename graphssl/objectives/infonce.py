@@ -6,6 +6,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from ._checks import check_pair, check_positive
 
@@ -29,6 +30,18 @@ class InfoNCE(nn.Module):
     than ``logsumexp``); very small temperatures and ``normalize=False`` use ``logsumexp``. Both
     are finite for any temperature.
 
+    Memory-safe modes, for graphs whose ``N x N`` buffers do not fit:
+
+    * ``chunk_size=B``: the same loss, exactly, computed in blocks of ``B`` anchor rows; each
+      block's ``B x N`` similarities are recomputed in the backward pass instead of stored
+      (activation checkpointing), so memory is ``O(B N)`` instead of ``O(N^2)`` for about 1.7x
+      the products.
+    * ``num_negatives=k``: each step draws ``k`` distinct rows at random (torch's global RNG,
+      which the Trainer seeds) and every anchor contrasts its positive with those rows of the
+      other view (and of its own view, with ``intra_view_negatives``), its own rows left out.
+      Memory and time ``O(N k)``. This is a different, noisier loss (InfoNCE with ``k`` sampled
+      negatives, as in SimCLR/MoCo with a batch), not an estimate of the full one.
+
     Args:
         temperature: :math:`\tau > 0`.
         intra_view_negatives: also contrast against the other rows of the anchor's own view.
@@ -37,6 +50,9 @@ class InfoNCE(nn.Module):
             without intra-view negatives).
         symmetric: average the loss with view 2 as anchor.
         normalize: L2-normalise rows first (cosine similarity).
+        chunk_size: compute the exact loss in blocks of this many anchors (``None``: one block).
+        num_negatives: contrast with this many sampled negatives per step instead of all rows
+            (``None``: all rows). Not combinable with ``chunk_size``.
 
     Shapes: ``z1, z2: [N, d]`` -> scalar.
 
@@ -47,8 +63,15 @@ class InfoNCE(nn.Module):
     """
 
     def __init__(self, temperature: float = 0.5, intra_view_negatives: bool = True,
-                 symmetric: bool = True, normalize: bool = True, decoupled: bool = False):
+                 symmetric: bool = True, normalize: bool = True, decoupled: bool = False,
+                 chunk_size: int | None = None, num_negatives: int | None = None):
         super().__init__()
+        self.chunk_size = _optional_count("chunk_size", chunk_size)
+        self.num_negatives = _optional_count("num_negatives", num_negatives)
+        if self.chunk_size is not None and self.num_negatives is not None:
+            raise ValueError("chunk_size and num_negatives are two alternatives (exact loss in "
+                             "blocks, or sampled negatives): set one of them, got "
+                             f"chunk_size={chunk_size!r} and num_negatives={num_negatives!r}")
         self.decoupled = bool(decoupled)
         self.temperature = check_positive("temperature", temperature)
         self.intra_view_negatives = bool(intra_view_negatives)
@@ -65,9 +88,17 @@ class InfoNCE(nn.Module):
         check_pair(z1, z2, min_rows=2)
         if self.normalize:
             z1, z2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
-            if self.temperature >= self.FIXED_SHIFT_MIN_TEMPERATURE:
-                return self._fixed_shift(z1, z2)
+        if self.num_negatives is not None:
+            return self._sampled(z1, z2)
+        if self.chunk_size is not None and self.chunk_size < z1.size(0):
+            return self._chunked(z1, z2)
+        if self.normalize and self.temperature >= self.FIXED_SHIFT_MIN_TEMPERATURE:
+            return self._fixed_shift(z1, z2)
         return self._logsumexp(z1, z2)
+
+    def _mean_loss(self, pos, lse1, lse2):
+        loss = (lse1 - pos).mean()
+        return loss if not self.symmetric else 0.5 * (loss + (lse2 - pos).mean())
 
     def _fixed_shift(self, z1, z2):
         c = 1.0 / self.temperature
@@ -88,8 +119,70 @@ class InfoNCE(nn.Module):
             lse1 = torch.logaddexp(lse1, torch.logsumexp(self._logits(z1, z1, True), dim=1))
             if self.symmetric:
                 lse2 = torch.logaddexp(lse2, torch.logsumexp(self._logits(z2, z2, True), dim=1))
-        loss = (lse1 - pos).mean()
-        return loss if not self.symmetric else 0.5 * (loss + (lse2 - pos).mean())
+        return self._mean_loss(pos, lse1, lse2)
+
+    def _chunked(self, z1, z2):
+        """The exact loss in row blocks; each block is recomputed in backward (checkpointing)."""
+        n, size = z1.size(0), self.chunk_size
+        row_lse1, col_lse12, row_lse2 = [], [], []
+        for start in range(0, n, size):
+            stop = min(start + size, n)
+            lse1, col, lse2 = checkpoint(self._block, z1, z2, start, stop, use_reentrant=False)
+            row_lse1.append(lse1)
+            if self.symmetric:
+                col_lse12.append(col)
+                if lse2 is not None:
+                    row_lse2.append(lse2)
+        lse1 = torch.cat(row_lse1)
+        lse2 = None
+        if self.symmetric:
+            lse2 = torch.logsumexp(torch.stack(col_lse12), dim=0)
+            if self.intra_view_negatives:
+                lse2 = torch.logaddexp(lse2, torch.cat(row_lse2))
+        pos = (z1 * z2).sum(1) / self.temperature
+        return self._mean_loss(pos, lse1, lse2)
+
+    def _block(self, z1, z2, start, stop):
+        """Log-sum-exps of anchors ``start:stop``: their denominators (view 1), their share of
+        every view-2 anchor's inter-view sum (a column log-sum-exp) and, for view-2 anchors
+        ``start:stop``, their intra-view sums."""
+        rows = torch.arange(stop - start, device=z1.device)
+        cols = rows + start
+
+        def logits(a, b, exclude):
+            s = (a[start:stop] @ b.t()).mul_(1.0 / self.temperature)
+            if exclude:
+                s[rows, cols] = float("-inf")
+            return s
+
+        s12 = logits(z1, z2, self.decoupled)
+        lse1 = torch.logsumexp(s12, dim=1)
+        col = torch.logsumexp(s12, dim=0) if self.symmetric else None
+        lse2 = None
+        if self.intra_view_negatives:
+            lse1 = torch.logaddexp(lse1, torch.logsumexp(logits(z1, z1, True), dim=1))
+            if self.symmetric:
+                lse2 = torch.logsumexp(logits(z2, z2, True), dim=1)
+        return lse1, col, lse2
+
+    def _sampled(self, z1, z2):
+        """InfoNCE against ``num_negatives`` rows drawn at random, shared by all anchors."""
+        n = z1.size(0)
+        idx = torch.randperm(n, device=z1.device)[:self.num_negatives]
+        own = idx.unsqueeze(0) == torch.arange(n, device=z1.device).unsqueeze(1)  # [N, k]
+        pos = (z1 * z2).sum(1) / self.temperature
+
+        def negatives_lse(anchor, rows):
+            s = (anchor @ rows[idx].t()).div_(self.temperature).masked_fill_(own, -math.inf)
+            return torch.logsumexp(s, dim=1)
+
+        def lse(anchor, other, positive):
+            out = negatives_lse(anchor, other)
+            if self.intra_view_negatives:
+                out = torch.logaddexp(out, negatives_lse(anchor, anchor))
+            return out if self.decoupled else torch.logaddexp(out, positive)
+
+        return self._mean_loss(pos, lse(z1, z2, pos), lse(z2, z1, pos) if self.symmetric else None)
 
     def _logits(self, a, b, exclude_self: bool = False):
         s = (a @ b.t()).mul_(1.0 / self.temperature)
@@ -98,9 +191,22 @@ class InfoNCE(nn.Module):
         return s
 
     def extra_repr(self):
-        return (f"temperature={self.temperature}, intra_view_negatives="
+        text = (f"temperature={self.temperature}, intra_view_negatives="
                 f"{self.intra_view_negatives}, symmetric={self.symmetric}, "
                 f"normalize={self.normalize}, decoupled={self.decoupled}")
+        if self.chunk_size is not None:
+            text += f", chunk_size={self.chunk_size}"
+        if self.num_negatives is not None:
+            text += f", num_negatives={self.num_negatives}"
+        return text
+
+
+def _optional_count(name, value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int or None, got {value!r}")
+    return value
 
 
 class _ShiftedExpSums(torch.autograd.Function):
