@@ -15,8 +15,8 @@ Cases (each runs in a fresh subprocess, so every peak is its own):
   would take ``3 N^2 x 4`` bytes = 112 GiB, an arithmetic bound printed as such.
 
 Memory is the process's peak RSS (VmHWM) after the steps minus its RSS after imports, data and
-model set-up (``peak_rss_mb - rss_before_mb``); time is the median over the timed steps. The
-subprocesses run with ``MALLOC_MMAP_THRESHOLD_=65536``: by default glibc raises its mmap
+model set-up (``peak_rss_mb - rss_before_mb``); time is the median over the timed steps of a
+second subprocess. The memory subprocesses run with ``MALLOC_MMAP_THRESHOLD_=65536``: by default glibc raises its mmap
 threshold after the first large free and then keeps freed blocks of ~30 MB in its heap, so the
 RSS of the chunked loss grew with the number of blocks although each block's memory had been
 released (measured: 971 MiB against 205 MiB with the fixed threshold, 7,650 x 64 inputs). The
@@ -124,16 +124,28 @@ def run_case(case, args):
             "step_memory_mb": peak - before, "first_loss": losses[0]}
 
 
-def in_subprocess(case, args):
+def in_subprocess(case, args, fixed_mmap_threshold):
     cmd = [sys.executable, __file__, "--one-case", case, "--steps", str(args.steps),
            "--root", args.root]
     if args.mirror:
         cmd += ["--mirror", args.mirror]
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
+    env = dict(os.environ)
+    if fixed_mmap_threshold:
+        env["MALLOC_MMAP_THRESHOLD_"] = "65536"
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         return {"case": case, "error": done.stderr.strip().splitlines()[-1:]}
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(case, args):
+    """Memory from a run with the fixed mmap threshold, time from a run without it (every
+    large allocation an mmap makes each step fault its pages in again: 2-4x slower here)."""
+    result = in_subprocess(case, args, fixed_mmap_threshold=True)
+    if "error" not in result:
+        timed = in_subprocess(case, args, fixed_mmap_threshold=False)
+        result["seconds_per_step"] = timed.get("seconds_per_step", timed.get("error"))
+    return result
 
 
 def main():
@@ -154,7 +166,7 @@ def main():
         parser.error(f"unknown cases {unknown}; choose from {PHOTO_CASES + LARGE_CASES}")
     results = []
     for case in cases:
-        results.append(in_subprocess(case, args))
+        results.append(measure(case, args))
         print(json.dumps(results[-1]), flush=True)
     record = {
         "results": results,

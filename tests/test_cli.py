@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+from graphssl.bench.config import method_config
 from graphssl.cli import main
 
 REQUIRED = {"method", "dataset", "split", "runs", "test_acc_mean", "test_acc_std",
@@ -155,3 +156,7 @@ def test_every_method_runs_from_the_cli(name, cls, tmp_path, data_root, mirror, 
                      str(data_root), "--out", str(out)]) == 0
         record = json.loads(out.read_text())
         assert record["method"] == name and 0.0 <= record["test_acc_mean"] <= 1.0
+        # the probe that ran is the configured one (e.g. MVGRL's LinearSVC on raw embeddings)
+        protocol = method_config(name, dataset)["protocol"]
+        configured = protocol.get("svm" if dataset == "MUTAG" else "probe") or {}
+        assert configured.items() <= record["probe"].items()

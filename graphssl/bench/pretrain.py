@@ -130,6 +130,7 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
     if not isinstance(runs, int) or runs < 1:
         raise ValueError(f"runs must be a positive integer, got {runs!r}")
     folds = protocol.get("folds", 10)
+    probe_cfg = dict(protocol.get("svm") or {})  # kernel, standardize of svm_cross_validation
     override_epochs(config, epochs)
     protocol.update(split=f"{folds}-fold stratified CV", runs=runs, folds=folds)
     if dataset[0].x is None:  # IMDB, COLLAB, REDDIT: documented default features
@@ -152,7 +153,7 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
         pretrain_seconds, epochs_run = pretrain_seconds + seconds, epochs_run + new_epochs
         z = torch.cat([model.embed_graphs(b.to(dev)).cpu()
                        for b in DataLoader(dataset, batch_size=512)])
-        cv = svm_cross_validation(z, y, folds=folds, seeds=(run,))
+        cv = svm_cross_validation(z, y, folds=folds, seeds=(run,), **probe_cfg)
         result = {"test_acc": cv["acc_mean"], "acc_std_folds": cv["acc_std_folds"],
                   "fold_acc": cv["fold_acc"][0], "C": cv["C"], "run": run, "seed": run,
                   "epochs": len(trainer.history),
@@ -163,7 +164,7 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
     record = _record(method, spec, protocol["split"], runs, results, pretrain_seconds,
                      epochs_run, config, dev, echo,
                      probe={"kind": "SVM, C chosen by inner CV on each outer training part",
-                            "folds": folds})
+                            "folds": folds, **probe_cfg})
     record["acc_std_folds_mean"] = statistics.fmean(r["acc_std_folds"] for r in results)
     record["std_note"] = ("test_acc_std is across runs (seeds); acc_std_folds_mean is the mean "
                           "over runs of the std across folds")
