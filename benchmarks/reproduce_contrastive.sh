@@ -6,8 +6,9 @@ set -euo pipefail
 out=${1:-benchmarks/results/contrastive}
 cmd=${GRAPHSSL:-graphssl}
 mkdir -p "$out"
-for spec in graphcl:MUTAG infograph:MUTAG cca-ssg:Cora graphcl:IMDB-BINARY \
-            infograph:IMDB-BINARY cca-ssg:CiteSeer mvgrl:Cora graphcl:PROTEINS \
+for spec in graphcl:MUTAG infograph:MUTAG mvgrl-graph:MUTAG cca-ssg:Cora graphcl:IMDB-BINARY \
+            infograph:IMDB-BINARY mvgrl-graph:IMDB-BINARY cca-ssg:CiteSeer mvgrl:Cora \
+            graphcl:PROTEINS mvgrl-graph:IMDB-MULTI \
             infograph:PROTEINS mvgrl:CiteSeer graphcl:IMDB-MULTI infograph:IMDB-MULTI \
             graphcl:NCI1 infograph:NCI1 bgrl:Cora bgrl:CiteSeer cca-ssg:Amazon-Photo \
             gca:Amazon-Photo bgrl:Amazon-Photo; do

@@ -33,9 +33,9 @@ class InfoNCE(nn.Module):
     Memory-safe modes, for graphs whose ``N x N`` buffers do not fit:
 
     * ``chunk_size=B``: the same loss, exactly, computed in blocks of ``B`` anchor rows; each
-      block's ``B x N`` similarities are recomputed in the backward pass instead of stored
-      (activation checkpointing), so memory is ``O(B N)`` instead of ``O(N^2)`` for about 1.7x
-      the products.
+      block's ``B x N`` similarities are recomputed in the backward pass instead of stored, so
+      memory is ``O(B N)`` instead of ``O(N^2)``, for three more ``N x N x d`` products (ten
+      instead of seven; the ``logsumexp`` path, by activation checkpointing: twelve).
     * ``num_negatives=k``: each step draws ``k`` distinct rows at random (torch's global RNG,
       which the Trainer seeds) and every anchor contrasts its positive with those rows of the
       other view (and of its own view, with ``intra_view_negatives``), its own rows left out.
@@ -90,20 +90,19 @@ class InfoNCE(nn.Module):
             z1, z2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
         if self.num_negatives is not None:
             return self._sampled(z1, z2)
-        if self.chunk_size is not None and self.chunk_size < z1.size(0):
-            return self._chunked(z1, z2)
+        chunk = self.chunk_size if self.chunk_size and self.chunk_size < z1.size(0) else None
         if self.normalize and self.temperature >= self.FIXED_SHIFT_MIN_TEMPERATURE:
-            return self._fixed_shift(z1, z2)
-        return self._logsumexp(z1, z2)
+            return self._fixed_shift(z1, z2, chunk)
+        return self._logsumexp(z1, z2) if chunk is None else self._chunked(z1, z2)
 
     def _mean_loss(self, pos, lse1, lse2):
         loss = (lse1 - pos).mean()
         return loss if not self.symmetric else 0.5 * (loss + (lse2 - pos).mean())
 
-    def _fixed_shift(self, z1, z2):
+    def _fixed_shift(self, z1, z2, chunk=None):
         c = 1.0 / self.temperature
         den1, den2 = _ShiftedExpSums.apply(z1, z2, c, self.intra_view_negatives, self.symmetric,
-                                           self.decoupled)
+                                           self.decoupled, chunk)
         pos = (z1 * z2).sum(1) * c - c
         loss = (den1.log() - pos).mean()
         return loss if not self.symmetric else 0.5 * (loss + (den2.log() - pos).mean())
@@ -215,49 +214,74 @@ class _ShiftedExpSums(torch.autograd.Function):
     ``den1 = E_12 1 + (E_11 - diag) 1`` and ``den2 = E_12^T 1 + (E_22 - diag) 1``.
 
     Same products as autograd would run forward (three ``N x N``), but a cheaper backward:
-    ``E_11`` and ``E_22`` are symmetric, so the gradient of an intra-view block w.r.t. its one
-    operand is a single product ``(G + G^T) z`` instead of two. Backward therefore costs four
-    ``N x N x d`` products (autograd: six) and rewrites the saved blocks in place (it can run
-    once; double backward is not supported).
+    ``E_11`` and ``E_22`` are symmetric, so the gradient of an intra-view sum w.r.t. row ``k`` of
+    its one operand needs row ``k`` of the block only,
+    :math:`c \sum_j (g_k + g_j) E_{kj} z_j`: one product instead of two. Backward therefore
+    costs four ``N x N x d`` products (autograd: six).
+
+    With ``chunk`` rows per block (``None``: one block), the blocks are not stored but
+    recomputed in backward, block by block: memory ``O(chunk N)``, three more products. Stored
+    blocks are rewritten in place by backward (it can run once; double backward is not
+    supported).
     """
 
     @staticmethod
-    def forward(ctx, z1, z2, c, intra, symmetric, decoupled=False):
-        shift = z1.new_full((), -c)
-
-        def block(a, b, exclude_self):
-            e = torch.addmm(shift, a * c, b.t())
-            if exclude_self:
-                e.fill_diagonal_(float("-inf"))
-            return e.exp_()
-
-        e12 = block(z1, z2, decoupled)  # decoupled: the positive pairs leave the denominators
-        den1 = e12.sum(1)
-        den2 = e12.sum(0) if symmetric else None
-        e11 = e22 = None
-        if intra:
-            e11 = block(z1, z1, True)
-            den1 += e11.sum(1)
+    def forward(ctx, z1, z2, c, intra, symmetric, decoupled=False, chunk=None):
+        n = z1.size(0)
+        blocks = [(0, n)] if chunk is None else [(a, min(a + chunk, n)) for a in range(0, n, chunk)]
+        den1 = z1.new_zeros(n)
+        den2 = z1.new_zeros(n)
+        saved = []
+        for start, stop in blocks:
+            e12, e11, e22 = _exp_blocks(z1, z2, c, start, stop, intra, symmetric, decoupled)
+            den1[start:stop] += e12.sum(1)
             if symmetric:
-                e22 = block(z2, z2, True)
-                den2 += e22.sum(1)
-        ctx.c, ctx.intra, ctx.symmetric = c, intra, symmetric
-        ctx.save_for_backward(z1, z2, e12, e11, e22)
-        return den1, (den2 if symmetric else z1.new_zeros(z1.size(0)))
+                den2 += e12.sum(0)
+            if e11 is not None:
+                den1[start:stop] += e11.sum(1)
+            if e22 is not None:
+                den2[start:stop] += e22.sum(1)
+            if chunk is None:
+                saved = [e12, e11, e22]
+        ctx.c, ctx.intra, ctx.symmetric, ctx.decoupled = c, intra, symmetric, decoupled
+        ctx.blocks = blocks
+        ctx.save_for_backward(z1, z2, *saved)
+        return den1, den2
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g1, g2):
-        z1, z2, e12, e11, e22 = ctx.saved_tensors
+        z1, z2, *saved = ctx.saved_tensors
         c = ctx.c
         g2 = g2 if ctx.symmetric else torch.zeros_like(g1)
-        # d den1_i / d s12_ij = d den2_j / d s12_ij = E12_ij
-        g12 = e12.mul_(g1.unsqueeze(1) + g2.unsqueeze(0))
-        grad1 = g12 @ z2
-        grad2 = g12.t() @ z1
-        if ctx.intra:
-            # symmetric block: d/dz of sum_ij G_ij z_i.z_j = (G + G^T) z, G_ij = g_i E_ij
-            grad1 += e11.mul_(g1.unsqueeze(1) + g1.unsqueeze(0)) @ z1
-            if ctx.symmetric:
-                grad2 += e22.mul_(g2.unsqueeze(1) + g2.unsqueeze(0)) @ z2
-        return grad1.mul_(c), grad2.mul_(c), None, None, None, None
+        grad1, grad2 = torch.zeros_like(z1), torch.zeros_like(z2)
+        for start, stop in ctx.blocks:
+            e12, e11, e22 = saved or _exp_blocks(z1, z2, c, start, stop, ctx.intra,
+                                                 ctx.symmetric, ctx.decoupled)
+            # d den1_i / d s12_ij = d den2_j / d s12_ij = E12_ij
+            g12 = e12.mul_(g1[start:stop].unsqueeze(1) + g2.unsqueeze(0))
+            grad1[start:stop] += g12 @ z2
+            grad2 += g12.t() @ z1[start:stop]
+            if e11 is not None:
+                grad1[start:stop] += e11.mul_(g1[start:stop].unsqueeze(1) + g1.unsqueeze(0)) @ z1
+            if e22 is not None:
+                grad2[start:stop] += e22.mul_(g2[start:stop].unsqueeze(1) + g2.unsqueeze(0)) @ z2
+        return grad1.mul_(c), grad2.mul_(c), None, None, None, None, None
+
+
+def _exp_blocks(z1, z2, c, start, stop, intra, symmetric, decoupled):
+    """Rows ``start:stop`` of ``E_12``, ``E_11`` and ``E_22`` (``None`` where not needed); the
+    positive pairs leave ``E_12`` when ``decoupled``, the self pairs always leave ``E_aa``."""
+    shift = z1.new_full((), -c)
+    rows = torch.arange(stop - start, device=z1.device)
+
+    def block(a, b, exclude_self):
+        e = torch.addmm(shift, a[start:stop] * c, b.t())
+        if exclude_self:
+            e[rows, rows + start] = float("-inf")
+        return e.exp_()
+
+    e12 = block(z1, z2, decoupled)
+    e11 = block(z1, z1, True) if intra else None
+    e22 = block(z2, z2, True) if intra and symmetric else None
+    return e12, e11, e22
