@@ -30,6 +30,14 @@ CONFIGS = {
     "mvgrl": dict(encoder={"hidden_channels": 64}),
     "gca": dict(encoder=SMALL, projection_dim=16),
     "mvgrl-graph": dict(encoder={"hidden_channels": 16}),
+    "gae": dict(encoder=SMALL),
+    "vgae": dict(encoder=SMALL),
+    # one discriminator step per encoder step: with 5 the adversarial term dominates the
+    # total loss at lr 0.01, which then need not fall within 40 epochs
+    "arga": dict(encoder=SMALL, discriminator_hidden=[32, 32], discriminator_steps=1),
+    "argva": dict(encoder=SMALL, discriminator_hidden=[32, 32], discriminator_steps=1),
+    "graphmae": dict(encoder={"hidden_channels": 32, "heads": 2}, replace_rate=0.1),
+    "graphmae-graph": dict(encoder={"hidden_channels": 16}, replace_rate=0.1),
 }
 NODE_LEVEL = sorted(n for n, cls in METHODS.items() if cls.level == "node")
 GRAPH_LEVEL = sorted(n for n, cls in METHODS.items() if cls.level == "graph")

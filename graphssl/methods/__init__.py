@@ -1,12 +1,15 @@
 """Self-supervised methods, one file each, registered by name."""
+from .arga import ARGA, ARGVA
 from .base import Method
 from .bgrl import BGRL
 from .cca_ssg import CCASSG
 from .dgi import DGI
 from .gbt import GBT
 from .gca import GCA
+from .gae import GAE, VGAE
 from .grace import GRACE
 from .graphcl import GraphCL
+from .graphmae import GraphMAE, GraphMAEGraph
 from .infograph import InfoGraph
 from .mvgrl import MVGRL, MVGRLGraph
 from .registry import METHODS, build_method, get_method, register_method
@@ -18,4 +21,6 @@ from .views import build_view
 __all__ = ["Method", "TwoViewMethod", "GRACE", "DGI", "BGRL", "CCASSG", "GBT", "GraphVICReg",
            "GraphSwAV", "GraphCL", "InfoGraph", "MVGRL", "MVGRLGraph", "GCA",
            "METHODS", "register_method", "get_method", "build_method",
-           "build_view"]
+           "build_view",
+           "GAE", "VGAE", "ARGA", "ARGVA",
+           "GraphMAE", "GraphMAEGraph"]

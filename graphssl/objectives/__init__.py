@@ -2,12 +2,17 @@
 from .barlow_twins import BarlowTwins
 from .bootstrap import BootstrapLoss
 from .cca_ssg import CCA_SSG
+from .cpc import CPC
 from .debiased_infonce import DebiasedInfoNCE
+from .dec import DEC
+from .dmon import DMoN
 from .infonce import InfoNCE
 from .jsd import JSD
 from .nce import NCE
+from .sce import SCE
 from .swav import SwAV
 from .vicreg import VICReg
 
 __all__ = ["InfoNCE", "DebiasedInfoNCE", "NCE", "JSD", "BarlowTwins", "VICReg", "CCA_SSG",
-           "BootstrapLoss", "SwAV"]
+           "BootstrapLoss", "SwAV", "CPC", "DEC", "DMoN",
+           "SCE"]
