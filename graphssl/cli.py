@@ -41,7 +41,7 @@ def cmd_pretrain(args) -> int:
     record = run_pretrain(args.method, args.dataset, split=args.split, runs=args.runs,
                           epochs=args.epochs, root=args.root, mirror=args.mirror,
                           device=args.device, checkpoint_dir=args.checkpoint_dir,
-                          progress=not args.quiet)
+                          progress=not args.quiet, task=args.task)
     record["command"] = "graphssl " + " ".join(sys.argv[1:])
     if args.out:
         _write_json(record, args.out)
@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True, help="Cora, CiteSeer, Amazon-Photo, ...")
     p.add_argument("--split", choices=["public", "random", "ogb", "wikics"], default=None,
                    help="split family (default: the paper's)")
+    p.add_argument("--task", choices=["node", "link"], default=None,
+                   help="node classification or link prediction (default: the method's "
+                        "protocol; node-level datasets only)")
     p.add_argument("--runs", type=positive_int, default=None,
                    help="runs (seeds / random splits)")
     p.add_argument("--epochs", type=positive_int, default=None,

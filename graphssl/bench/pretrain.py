@@ -50,11 +50,13 @@ def choose_split(spec, method_split: str | None, dataset) -> str:
 def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int | None = None,
                  epochs: int | None = None, root=None, mirror=None, device: str = "auto",
                  overrides: dict | None = None, checkpoint_dir=None, progress: bool = True,
-                 echo=print) -> dict:
+                 echo=print, task: str | None = None) -> dict:
     """Run the protocol and return the result record (see ``docs/protocol.md``).
 
     ``split``, ``runs`` and ``epochs`` default to the method's shipped protocol for the dataset;
-    ``overrides`` updates the configuration (``{'model': {'temperature': 0.5}}``).
+    ``overrides`` updates the configuration (``{'model': {'temperature': 0.5}}``). ``task``
+    (``'node'`` or ``'link'``; default: the configuration's ``protocol.task``, else ``'node'``)
+    chooses node classification or link prediction on node-level datasets.
     """
     method_cls = get_method(method)  # fail early on an unknown name
     dataset_obj = load_dataset(dataset, root=root, mirror=mirror)
@@ -65,6 +67,10 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
                          f"(MUTAG, PROTEINS, ...) or a node-level method.")
     config = deep_update(method_config(method, spec.name), overrides or {})
     if spec.task == "graph":
+        if task not in (None, "graph"):
+            raise ValueError(f"{spec.name} is a graph-level dataset: its protocol is graph "
+                             f"classification, not task={task!r}; use a node-level dataset "
+                             f"(Cora, ...) for node or link tasks")
         return run_graph_pretrain(method, dataset_obj, config, runs=runs, epochs=epochs,
                                   device=device, checkpoint_dir=checkpoint_dir,
                                   progress=progress, echo=echo)
@@ -74,6 +80,14 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
             f"embeddings (linear probe) and graph embeddings (SVM, 10-fold CV). Link-level "
             f"evaluation is tracked in its own issue.")
     protocol = config["protocol"]
+    task = task or protocol.get("task", "node")
+    if task == "link":
+        return run_link_pretrain(method, dataset_obj, config, runs=runs, epochs=epochs,
+                                 device=device, checkpoint_dir=checkpoint_dir,
+                                 progress=progress, echo=echo)
+    if task != "node":
+        raise ValueError(f"task must be 'node' or 'link' for the node-level dataset "
+                         f"{spec.name}, got {task!r}")
     split = split or choose_split(spec, protocol.get("split"), dataset_obj)
     runs = protocol.get("runs", 1) if runs is None else runs
     if not isinstance(runs, int) or runs < 1:
@@ -171,6 +185,52 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
     return record
 
 
+def run_link_pretrain(method: str, dataset, config: dict, runs=None, epochs=None,
+                      device="auto", checkpoint_dir=None, progress=True, echo=print) -> dict:
+    """Link-prediction protocol (GAE, VGAE, ARGA): for run ``r``, hold out edges with
+    ``split_edges(data, seed=r)`` (``protocol.link``: ``val_ratio``, ``test_ratio``), pretrain
+    on the training graph only, embed it, and score the held-out edges and as many sampled
+    non-edges by the inner product of their embeddings (AUC, AP)."""
+    from ..evaluate import link_prediction_scores, split_edges
+
+    spec, protocol = dataset.spec, config["protocol"]
+    runs = protocol.get("runs", 10) if runs is None else runs
+    if not isinstance(runs, int) or runs < 1:
+        raise ValueError(f"runs must be a positive integer, got {runs!r}")
+    ratios = dict(protocol.get("link") or {"val_ratio": 0.05, "test_ratio": 0.1})
+    override_epochs(config, epochs)
+    split = f"held-out edges (val {ratios.get('val_ratio')}, test {ratios.get('test_ratio')})"
+    protocol.update(task="link", runs=runs, link=ratios)
+    if config["data"].get("normalize_features"):
+        dataset.transform = T.NormalizeFeatures()
+    dev = resolve_device(device)
+    data = dataset[0]
+    echo(f"{method} on {spec.name}: link prediction, runs={runs}, epochs="
+         f"{config['train'].get('epochs')}, device={dev}")
+    results, pretrain_seconds, epochs_run = [], 0.0, 0
+    for run in range(runs):
+        seed_everything(run)
+        train_data, val, test = split_edges(data, seed=run, **ratios)
+        train_data = train_data.to(dev)
+        model = build_method(method, data.num_features, **config["model"]).to(dev)
+        if getattr(model.encoder, "supports_sparse_input", False) and model.encoder.sparse_input:
+            train_data = to_sparse_features(train_data)
+        trainer, seconds, new_epochs = _train_run(model, train_data, config, run,
+                                                  checkpoint_dir, progress, dev)
+        pretrain_seconds, epochs_run = pretrain_seconds + seconds, epochs_run + new_epochs
+        z = model.embed(train_data).cpu()
+        result = {f"{part}_{k}": v for part, edges in (("val", val), ("test", test))
+                  for k, v in link_prediction_scores(z, *edges).items()}
+        result.update(run=run, seed=run, epochs=len(trainer.history),
+                      final_loss=trainer.history[-1]["loss"] if trainer.history else None)
+        results.append(result)
+        echo(f"  run {run}: test AUC {100 * result['test_auc']:.2f}, AP "
+             f"{100 * result['test_ap']:.2f} ({result['epochs']} epochs)")
+    return _record(method, spec, split, runs, results, pretrain_seconds, epochs_run, config,
+                   dev, echo, probe={"kind": "inner-product decoder on frozen embeddings"},
+                   metrics=(("auc", "test AUC"), ("ap", "test AP")))
+
+
 def _train_run(model, data, config, run, checkpoint_dir, progress, dev):
     """Pretrain run ``run`` (seed ``run``; resumable under ``checkpoint_dir/run{run}``).
     Returns the trainer, the seconds spent and the epochs trained by this call."""
@@ -184,21 +244,27 @@ def _train_run(model, data, config, run, checkpoint_dir, progress, dev):
 
 
 def _record(method, spec, split, runs, results, pretrain_seconds, epochs_run, config, dev, echo,
-            probe) -> dict:
-    accs = [r["test_acc"] for r in results]
-    val = [r["val_acc"] for r in results if "val_acc" in r]
-    record = {
-        "method": method, "dataset": spec.name, "split": split, "runs": runs,
-        "test_acc_mean": statistics.fmean(accs),
-        "test_acc_std": statistics.pstdev(accs) if len(accs) > 1 else 0.0,
-        "val_acc_mean": statistics.fmean(val) if val else None,
+            probe, metrics=(("acc", "test accuracy"),)) -> dict:
+    """The result record: for each metric ``m`` (``acc``; ``auc`` and ``ap`` for links), the
+    mean and population std over runs of ``test_m`` and the mean of ``val_m``."""
+    record = {"method": method, "dataset": spec.name, "split": split, "runs": runs}
+    summary = []
+    for key, label in metrics:
+        test = [r[f"test_{key}"] for r in results]
+        val = [r[f"val_{key}"] for r in results if f"val_{key}" in r]
+        record[f"test_{key}_mean"] = statistics.fmean(test)
+        record[f"test_{key}_std"] = statistics.pstdev(test) if len(test) > 1 else 0.0
+        record[f"val_{key}_mean"] = statistics.fmean(val) if val else None
+        summary.append(f"{label} {100 * record[f'test_{key}_mean']:.2f} ± "
+                       f"{100 * record[f'test_{key}_std']:.2f}")
+    record.update({
         "probe": probe,
         "per_run": results, "pretrain_seconds": pretrain_seconds,
         "seconds_per_epoch": pretrain_seconds / max(epochs_run, 1),
         "epochs_trained_here": epochs_run,
         "peak_rss_mb": peak_rss_mb(), "config": config, "config_hash": config_hash(config),
         "versions": versions(), **device_info(dev),
-    }
-    echo(f"{method} on {spec.name} ({split} split, {runs} run{'s' * (runs > 1)}): test accuracy "
-         f"{100 * record['test_acc_mean']:.2f} ± {100 * record['test_acc_std']:.2f}")
+    })
+    echo(f"{method} on {spec.name} ({split} split, {runs} run{'s' * (runs > 1)}): "
+         + ", ".join(summary))
     return record
