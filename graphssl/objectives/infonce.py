@@ -170,15 +170,26 @@ class InfoNCE(nn.Module):
         idx = torch.randperm(n, device=z1.device)[:self.num_negatives]
         own = idx.unsqueeze(0) == torch.arange(n, device=z1.device).unsqueeze(1)  # [N, k]
         pos = (z1 * z2).sum(1) / self.temperature
+        # unit rows and a moderate temperature: sums of exp(s - 1/tau) (one N x k buffer kept
+        # per block for backward, as _ShiftedExpSums), else logsumexp
+        shift = 1.0 / self.temperature if self.normalize and \
+            self.temperature >= self.FIXED_SHIFT_MIN_TEMPERATURE else None
 
-        def negatives_lse(anchor, rows):
+        def negatives(anchor, rows):
             s = (anchor @ rows[idx].t()).div_(self.temperature).masked_fill_(own, -math.inf)
-            return torch.logsumexp(s, dim=1)
+            if shift is None:
+                return torch.logsumexp(s, dim=1)
+            return s.sub_(shift).exp_().sum(1)
 
         def lse(anchor, other, positive):
-            out = negatives_lse(anchor, other)
+            out = negatives(anchor, other)
             if self.intra_view_negatives:
-                out = torch.logaddexp(out, negatives_lse(anchor, anchor))
+                intra = negatives(anchor, anchor)
+                out = out + intra if shift is not None else torch.logaddexp(out, intra)
+            if shift is not None:
+                if not self.decoupled:
+                    out = out + (positive - shift).exp()
+                return out.log() + shift
             return out if self.decoupled else torch.logaddexp(out, positive)
 
         return self._mean_loss(pos, lse(z1, z2, pos), lse(z2, z1, pos) if self.symmetric else None)
