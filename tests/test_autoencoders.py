@@ -340,3 +340,29 @@ def test_argva_resume_replays_the_uninterrupted_run(tmp_path, graph):
     assert sa.keys() == sb.keys()
     for k in sa:
         assert all(torch.equal(sa[k][f], sb[k][f]) for f in ("step", "exp_avg", "exp_avg_sq"))
+
+
+def test_dense_reconstruction_is_the_papers_weighted_loss():
+    from graphssl.methods.gae import dense_recon_loss
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(5, 3, generator=g)
+    edge_index = torch.tensor([[0, 1, 1, 2, 3, 4], [1, 0, 2, 1, 4, 3]])
+    labels = torch.eye(5)
+    labels[edge_index[0], edge_index[1]] = 1.0  # A + I: 11 of 25 entries
+    pos_weight, norm = (25 - 11) / 11, 25 / (2 * (25 - 11))
+    p = torch.sigmoid(z @ z.t())
+    expected = -norm * (pos_weight * labels * p.log() + (1 - labels) * (1 - p).log()).mean()
+    assert torch.allclose(dense_recon_loss(z, edge_index), expected, atol=1e-6)
+
+
+def test_dense_reconstruction_refuses_batches_and_bad_names():
+    from torch_geometric.data import Batch, Data
+    from graphssl.methods import VGAE
+    graphs = [Data(x=torch.randn(4, 3), edge_index=torch.tensor([[0, 1], [1, 0]]))
+              for _ in range(2)]
+    method = VGAE.from_config(3, reconstruction="dense")
+    with pytest.raises(ValueError, match="reconstruction='sampled'"):
+        method.loss(Batch.from_data_list(graphs), torch.Generator().manual_seed(0))
+    assert torch.isfinite(method.loss(graphs[0], torch.Generator().manual_seed(0)))
+    with pytest.raises(ValueError, match="reconstruction must be"):
+        VGAE.from_config(3, reconstruction="full")

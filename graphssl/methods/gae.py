@@ -11,6 +11,7 @@ encoder ``(x, edge_index) -> (mu, logstd)`` and evaluation embeddings (``mu`` fo
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GAE as PyGGAE
 from torch_geometric.nn import VGAE as PyGVGAE
@@ -66,6 +67,28 @@ def sample_negative_edges(edge_index: Tensor, num_nodes: int, batch: Tensor | No
         if low.numel() == 0:
             break
     return torch.cat(found, dim=1)
+
+
+def dense_recon_loss(z: Tensor, edge_index: Tensor, batch=None) -> Tensor:
+    r"""The paper's reconstruction loss (Kipf & Welling's ``gae/optimizer.py``): weighted binary
+    cross-entropy of :math:`\sigma(z_i^\top z_j)` over **every** node pair against
+    :math:`A + I`, positives weighted by ``(N^2 - P) / P`` (``P`` the non-zeros of
+    :math:`A + I`) and the mean scaled by ``N^2 / (2 (N^2 - P))``. ``O(N^2)`` memory: for one
+    graph of up to some 10k nodes; batches of graphs are refused (cross-graph pairs are not
+    non-edges)."""
+    if batch is not None and getattr(batch, "batch", None) is not None and \
+            int(batch.batch.max()) > 0:
+        raise ValueError("reconstruction='dense' scores every node pair of one graph; this is a "
+                         "batch of several graphs: use reconstruction='sampled'")
+    n = z.size(0)
+    target = torch.zeros(n, n, dtype=z.dtype, device=z.device)
+    target[edge_index[0], edge_index[1]] = 1.0
+    target.fill_diagonal_(1.0)
+    positives = target.sum()
+    pos_weight = (n * n - positives) / positives
+    norm = n * n / (2.0 * (n * n - positives))
+    logits = z @ z.t()
+    return norm * F.binary_cross_entropy_with_logits(logits, target, pos_weight=pos_weight)
 
 
 def positive_edges(batch, method: str) -> Tensor:
@@ -174,8 +197,13 @@ class GraphAutoEncoder(Method):
     #: whether the encoder returns ``(mu, logstd)``
     variational = False
 
-    def __init__(self, encoder: nn.Module):
+    def __init__(self, encoder: nn.Module, reconstruction: str = "sampled"):
         super().__init__(encoder)
+        if reconstruction not in ("sampled", "dense"):
+            raise ValueError(f"reconstruction must be 'sampled' (edges and as many random "
+                             f"non-edges) or 'dense' (every node pair, the paper's loss), got "
+                             f"{reconstruction!r}")
+        self.reconstruction = reconstruction
         self.__dict__["_pyg"] = self._make_pyg()  # not a submodule: see the class docstring
 
     def _make_pyg(self) -> nn.Module:
@@ -208,6 +236,8 @@ class GraphAutoEncoder(Method):
         """PyG's ``recon_loss``: binary cross-entropy of ``sigmoid(z_i . z_j)`` on the edges of
         ``batch`` and on as many negative pairs, drawn from ``generator`` within each graph."""
         pos = positive_edges(batch, type(self).__name__)
+        if self.reconstruction == "dense":
+            return dense_recon_loss(z, pos, batch)
         neg = sample_negative_edges(pos, z.size(0), getattr(batch, "batch", None), generator)
         if neg.size(1) == 0:
             raise ValueError(f"{type(self).__name__} found no node pair without an edge to use "
@@ -264,6 +294,9 @@ class GAE(GraphAutoEncoder):
     Args:
         encoder: any module ``(x, edge_index, ...) -> [N, d]``; the paper's is a 2-layer GCN
             (32 ReLU units, 16 linear outputs), which :meth:`from_config` builds by default.
+        reconstruction: ``'sampled'`` (edges and one random non-edge per edge, any graph or
+            batch) or ``'dense'`` (every node pair of one graph, weighted as in the paper:
+            :func:`dense_recon_loss`).
 
     Example:
         >>> method = GAE.from_config(1433)
@@ -271,8 +304,10 @@ class GAE(GraphAutoEncoder):
     """
 
     @classmethod
-    def from_config(cls, in_channels: int, encoder: dict | None = None) -> "GAE":
-        return cls(build_autoencoder_encoder(in_channels, False, GAE_ENCODER, encoder))
+    def from_config(cls, in_channels: int, encoder: dict | None = None,
+                    reconstruction: str = "sampled") -> "GAE":
+        return cls(build_autoencoder_encoder(in_channels, False, GAE_ENCODER, encoder),
+                   reconstruction=reconstruction)
 
 
 @register_method("vgae")
@@ -289,10 +324,13 @@ class VGAE(GraphAutoEncoder):
 
     Args:
         encoder: a module ``(x, edge_index, ...) -> (mu, logstd)``, both ``[N, d]``.
+        reconstruction: ``'sampled'`` or ``'dense'``, as for :class:`GAE`.
     """
 
     variational = True
 
     @classmethod
-    def from_config(cls, in_channels: int, encoder: dict | None = None) -> "VGAE":
-        return cls(build_autoencoder_encoder(in_channels, True, VGAE_ENCODER, encoder))
+    def from_config(cls, in_channels: int, encoder: dict | None = None,
+                    reconstruction: str = "sampled") -> "VGAE":
+        return cls(build_autoencoder_encoder(in_channels, True, VGAE_ENCODER, encoder),
+                   reconstruction=reconstruction)
