@@ -84,9 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True, help="Cora, CiteSeer, Amazon-Photo, ...")
     p.add_argument("--split", choices=["public", "random", "ogb", "wikics"], default=None,
                    help="split family (default: the paper's)")
-    p.add_argument("--task", choices=["node", "link"], default=None,
-                   help="node classification or link prediction (default: the method's "
-                        "protocol; node-level datasets only)")
+    p.add_argument("--task", choices=["node", "cluster", "link"], default=None,
+                   help="node classification, node clustering (k-means) or link prediction "
+                        "(default: the method's protocol; node-level datasets only)")
     p.add_argument("--runs", type=positive_int, default=None,
                    help="runs (seeds / random splits)")
     p.add_argument("--epochs", type=positive_int, default=None,

@@ -180,3 +180,15 @@ def test_link_prediction_protocol(tmp_path, capsys):
     assert main(["pretrain", "--method", "grace", "--dataset", "MUTAG", "--task", "link",
                  "--epochs", "1", "--runs", "1", "--quiet"]) == 2
     assert "graph-level dataset" in capsys.readouterr().err
+
+
+def test_node_clustering_protocol(tmp_path, capsys):
+    out = tmp_path / "dgi.json"
+    assert main(["pretrain", "--method", "dgi", "--dataset", "csbm", "--task", "cluster",
+                 "--epochs", "2", "--runs", "1", "--quiet", "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["split"] == "all nodes" and record["config"]["protocol"]["task"] == "cluster"
+    # the scores themselves are tested with graphssl.evaluate.cluster in test_evaluate.py
+    assert 0.2 <= record["test_acc_mean"] <= 1 and 0 <= record["test_nmi_mean"] <= 1
+    assert -1 <= record["test_ari_mean"] <= 1 and len(record["per_run"]) == 1
+    assert "clustering ACC" in capsys.readouterr().out

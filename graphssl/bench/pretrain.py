@@ -10,7 +10,7 @@ import torch
 import torch_geometric.transforms as T
 
 from ..data import get_split, load_dataset
-from ..evaluate import linear_probe
+from ..evaluate import cluster, linear_probe
 from ..methods import build_method, get_method
 from ..sparse import to_sparse_features
 from ..train import Trainer, seed_everything
@@ -85,8 +85,8 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
         return run_link_pretrain(method, dataset_obj, config, runs=runs, epochs=epochs,
                                  device=device, checkpoint_dir=checkpoint_dir,
                                  progress=progress, echo=echo)
-    if task != "node":
-        raise ValueError(f"task must be 'node' or 'link' for the node-level dataset "
+    if task not in ("node", "cluster"):
+        raise ValueError(f"task must be 'node', 'cluster' or 'link' for the node-level dataset "
                          f"{spec.name}, got {task!r}")
     split = split or choose_split(spec, protocol.get("split"), dataset_obj)
     runs = protocol.get("runs", 1) if runs is None else runs
@@ -98,6 +98,9 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
     if config["data"].get("normalize_features"):
         dataset_obj.transform = T.NormalizeFeatures()
     probe_cfg = dict(protocol.get("probe") or {})
+    cluster_cfg = dict(protocol.get("cluster") or {})  # cluster(): n_init, normalize
+    if task == "cluster":
+        protocol["task"] = "cluster"
     dev = resolve_device(device)
     data = dataset_obj[0].to(dev)
     y = data.y.view(-1).cpu()
@@ -116,12 +119,26 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
                                                   progress, dev)
         pretrain_seconds, epochs_run = pretrain_seconds + seconds, epochs_run + new_epochs
         z = model.embed(data).cpu()
-        probe = linear_probe(z, y, get_split(dataset_obj, split, run), **probe_cfg)
+        if task == "cluster":
+            probe = {f"test_{k}": v for k, v in cluster(z, y, seed=run, **cluster_cfg).items()}
+        else:
+            probe = linear_probe(z, y, get_split(dataset_obj, split, run), **probe_cfg)
         probe.update(run=run, seed=run, epochs=len(trainer.history),
                      final_loss=trainer.history[-1]["loss"] if trainer.history else None)
         results.append(probe)
-        echo(f"  run {run}: test acc {100 * probe['test_acc']:.2f} (val "
-             f"{100 * probe['val_acc']:.2f}, C={probe['C']}, {probe['epochs']} epochs)")
+        if task == "cluster":
+            echo(f"  run {run}: ACC {100 * probe['test_acc']:.2f}, NMI "
+                 f"{100 * probe['test_nmi']:.2f}, ARI {100 * probe['test_ari']:.2f} "
+                 f"({probe['epochs']} epochs)")
+        else:
+            echo(f"  run {run}: test acc {100 * probe['test_acc']:.2f} (val "
+                 f"{100 * probe['val_acc']:.2f}, C={probe['C']}, {probe['epochs']} epochs)")
+    if task == "cluster":
+        return _record(method, spec, "all nodes", runs, results, pretrain_seconds, epochs_run,
+                       config, dev, echo,
+                       probe={"kind": "k-means on frozen embeddings, 10 restarts, k = number "
+                                      "of classes", **cluster_cfg},
+                       metrics=(("acc", "clustering ACC"), ("nmi", "NMI"), ("ari", "ARI")))
     return _record(method, spec, split, runs, results, pretrain_seconds, epochs_run, config,
                    dev, echo, probe={"kind": "logistic regression, L2 strength chosen on the "
                                              "validation split", **probe_cfg})
