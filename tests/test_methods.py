@@ -18,6 +18,7 @@ def csbm():
 
 SMALL = {"hidden_channels": 32, "out_channels": 16}
 CONFIGS = {
+    "dmon": dict(encoder={"hidden_channels": 16}, num_clusters=4, dropout=0.0),
     "grace": dict(encoder=SMALL, projection_dim=16),
     "dgi": dict(encoder={"hidden_channels": 32}),
     "bgrl": dict(encoder=SMALL, predictor_hidden=32),

@@ -424,3 +424,28 @@ def test_dmon_argument_errors():
         loss(s, edge_index, num_nodes=7)
     with pytest.raises(ValueError, match="s must be a floating-point 2-D tensor"):
         loss(torch.ones(6, 2, dtype=torch.long), edge_index)
+
+
+def test_dmon_method_learns_the_communities_of_two_cliques():
+    from graphssl.methods import DMoNClustering
+    from graphssl.train import Trainer
+    from torch_geometric.data import Data
+    # two 6-cliques joined by one edge; features carry no community information
+    n = 12
+    block = torch.arange(n) // 6
+    src, dst = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+    keep = (block[src] == block[dst]) & (src != dst)
+    edge_index = torch.cat([torch.stack([src[keep], dst[keep]]),
+                            torch.tensor([[5, 6], [6, 5]])], dim=1)
+    data = Data(x=torch.eye(n), edge_index=edge_index)
+    torch.manual_seed(0)
+    method = DMoNClustering.from_config(n, encoder={"hidden_channels": 16}, num_clusters=2,
+                                        dropout=0.0)
+    Trainer(epochs=200, lr=0.01, progress=False).fit(method, data)
+    clusters = method.predict_clusters(data)
+    assert clusters[:6].unique().numel() == 1 and clusters[6:].unique().numel() == 1
+    assert clusters[0] != clusters[6]
+    with pytest.raises(ValueError, match="num_clusters=16 is larger than the number of nodes"):
+        DMoNClustering.from_config(n, num_clusters=16).loss(data)
+    with pytest.raises(ValueError, match="num_clusters must be"):
+        DMoNClustering.from_config(n, num_clusters=1)

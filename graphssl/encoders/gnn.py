@@ -13,7 +13,7 @@ from .. import sparse as _sparse  # noqa: F401  (silences torch's CSR beta warni
 
 
 ACTIVATIONS = {"relu": nn.ReLU, "prelu": nn.PReLU, "elu": nn.ELU, "gelu": nn.GELU,
-               "tanh": nn.Tanh, "identity": nn.Identity}
+               "selu": nn.SELU, "tanh": nn.Tanh, "identity": nn.Identity}
 
 
 def make_activation(name: str, channels: int) -> nn.Module:

@@ -4,6 +4,7 @@ from .base import Method
 from .bgrl import BGRL
 from .cca_ssg import CCASSG
 from .dgi import DGI
+from .dmon import DMoNClustering
 from .gbt import GBT
 from .gca import GCA
 from .gae import GAE, VGAE
@@ -20,7 +21,5 @@ from .views import build_view
 
 __all__ = ["Method", "TwoViewMethod", "GRACE", "DGI", "BGRL", "CCASSG", "GBT", "GraphVICReg",
            "GraphSwAV", "GraphCL", "InfoGraph", "MVGRL", "MVGRLGraph", "GCA",
-           "METHODS", "register_method", "get_method", "build_method",
-           "build_view",
-           "GAE", "VGAE", "ARGA", "ARGVA",
-           "GraphMAE", "GraphMAEGraph"]
+           "GAE", "VGAE", "ARGA", "ARGVA", "GraphMAE", "GraphMAEGraph", "DMoNClustering",
+           "METHODS", "register_method", "get_method", "build_method", "build_view"]
