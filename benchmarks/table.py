@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 HERE = Path(__file__).resolve().parent
-METRICS = (("acc", "accuracy"), ("auc", "AUC"), ("ap", "AP"))
+METRICS = (("acc", "accuracy"), ("auc", "AUC"), ("ap", "AP"), ("nmi", "NMI"), ("ari", "ARI"))
 
 
 def rows(results: Path, published: dict, tolerance: float):
@@ -26,9 +26,13 @@ def rows(results: Path, published: dict, tolerance: float):
             continue
         method, dataset = record["method"], str(record.get("dataset", "")).lower()
         entries = published.get(method, {})
+        task = (record.get("config") or {}).get("protocol", {}).get("task", "node")
         for key, label in METRICS:
             mean = record.get(f"test_{key}_mean")
-            entry = entries.get(dataset if key == "acc" else f"{dataset}-{key}")
+            # published keys: 'cora' (accuracy), 'cora-auc', 'cora-cluster-nmi', ...
+            name = f"{dataset}-cluster-{key}" if task == "cluster" else (
+                dataset if key == "acc" else f"{dataset}-{key}")
+            entry = entries.get(name)
             if mean is None or entry is None:
                 continue
             ours, std = 100 * mean, 100 * record.get(f"test_{key}_std", 0.0)
