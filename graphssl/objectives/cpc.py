@@ -4,15 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._checks import check_positive
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return value
+from ._checks import check_int, check_positive
 
 
 class CPC(nn.Module):
@@ -84,9 +76,9 @@ class CPC(nn.Module):
     def __init__(self, latent_dim: int, context_dim: int, num_steps: int = 3,
                  temperature: float = 1.0):
         super().__init__()
-        self.latent_dim = _check_int("latent_dim", latent_dim, 1)
-        self.context_dim = _check_int("context_dim", context_dim, 1)
-        self.num_steps = _check_int("num_steps", num_steps, 1)
+        self.latent_dim = check_int("latent_dim", latent_dim, 1)
+        self.context_dim = check_int("context_dim", context_dim, 1)
+        self.num_steps = check_int("num_steps", num_steps, 1)
         self.temperature = check_positive("temperature", temperature)
         self.heads = nn.ModuleList(nn.Linear(context_dim, latent_dim, bias=False)
                                    for _ in range(num_steps))

@@ -5,15 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_positive
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return value
+from ._checks import check_int, check_positive
 
 
 class DEC(nn.Module):
@@ -68,8 +60,8 @@ class DEC(nn.Module):
 
     def __init__(self, num_clusters: int, embedding_dim: int, alpha: float = 1.0):
         super().__init__()
-        self.num_clusters = _check_int("num_clusters", num_clusters, 2)
-        self.embedding_dim = _check_int("embedding_dim", embedding_dim, 1)
+        self.num_clusters = check_int("num_clusters", num_clusters, 2)
+        self.embedding_dim = check_int("embedding_dim", embedding_dim, 1)
         self.alpha = check_positive("alpha", alpha)
         self.centers = nn.Parameter(torch.empty(num_clusters, embedding_dim))
         self.reset_parameters()
@@ -134,7 +126,7 @@ class DEC(nn.Module):
         from sklearn.cluster import KMeans
 
         self._check_z(z, min_rows=self.num_clusters)
-        n_init = _check_int("n_init", n_init, 1)
+        n_init = check_int("n_init", n_init, 1)
         seed = int(torch.randint(2 ** 31 - 1, (1,), generator=generator))
         points = z.detach().to("cpu", torch.float64).numpy()
         km = KMeans(n_clusters=self.num_clusters, n_init=n_init, random_state=seed).fit(points)

@@ -7,15 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_pair, check_positive
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return value
+from ._checks import check_int, check_pair, check_positive
 
 
 @torch.no_grad()
@@ -65,7 +57,7 @@ def sinkhorn_knopp(scores: torch.Tensor, epsilon: float = 0.05,
     if scores.size(0) < 1 or scores.size(1) < 1:
         raise ValueError(f"scores must be non-empty, got shape {list(scores.shape)}")
     epsilon = check_positive("epsilon", epsilon)
-    iterations = _check_int("iterations", iterations, 1)
+    iterations = check_int("iterations", iterations, 1)
     n, k = scores.shape
     log_q = scores.detach().to(torch.promote_types(scores.dtype, torch.float32)) / epsilon
     log_cols = math.log(n / k)  # target log-sum of each prototype column
@@ -121,11 +113,11 @@ class SwAV(nn.Module):
     def __init__(self, num_prototypes: int, dim: int, temperature: float = 0.1,
                  epsilon: float = 0.05, sinkhorn_iterations: int = 3):
         super().__init__()
-        self.num_prototypes = _check_int("num_prototypes", num_prototypes, 2)
-        self.dim = _check_int("dim", dim, 1)
+        self.num_prototypes = check_int("num_prototypes", num_prototypes, 2)
+        self.dim = check_int("dim", dim, 1)
         self.temperature = check_positive("temperature", temperature)
         self.epsilon = check_positive("epsilon", epsilon)
-        self.sinkhorn_iterations = _check_int("sinkhorn_iterations", sinkhorn_iterations, 1)
+        self.sinkhorn_iterations = check_int("sinkhorn_iterations", sinkhorn_iterations, 1)
         self.prototypes = nn.Linear(dim, num_prototypes, bias=False)
         self.reset_parameters()
 
