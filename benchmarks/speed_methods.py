@@ -89,9 +89,16 @@ def epoch_fn(model, opt, batches):
 
 
 def top_level_encoders(model):
-    inner = {id(m) for enc in model.modules() if isinstance(enc, GNNEncoder)
-             for m in enc.modules() if m is not enc}
-    return [m for m in model.modules() if isinstance(m, GNNEncoder) and id(m) not in inner]
+    """The method's encoders: its ``encoder`` and every GNNEncoder (target and diffusion
+    encoders...), except those inside another one (VGAE's heads, inside its encoder)."""
+    found = [m for m in model.modules()
+             if isinstance(m, GNNEncoder) or m is getattr(model, "encoder", None)]
+    inner = {id(m) for enc in found for m in enc.modules() if m is not enc}
+    return [m for m in found if id(m) not in inner]
+
+
+def detached(value):
+    return value.detach() if isinstance(value, torch.Tensor) else value
 
 
 def record_passes(model, epoch):
@@ -99,7 +106,8 @@ def record_passes(model, epoch):
     passes, contrasts = [], []
 
     def on_encoder(module, args, kwargs):
-        passes.append((module, args, kwargs, torch.is_grad_enabled()))
+        passes.append((module, tuple(detached(a) for a in args),
+                       {k: detached(v) for k, v in kwargs.items()}, torch.is_grad_enabled()))
 
     def on_objective(module, args):
         contrasts.append(tuple(args[0].shape))
