@@ -98,7 +98,11 @@ def top_level_encoders(model):
 
 
 def detached(value):
-    return value.detach() if isinstance(value, torch.Tensor) else value
+    """Inputs cut from the method's autograd graph; others kept as the same objects, so that
+    identity-keyed caches (GCNEncoder's sparse adjacency) behave as in the method's epoch."""
+    if isinstance(value, torch.Tensor) and value.requires_grad:
+        return value.detach()
+    return value
 
 
 def record_passes(model, epoch):
