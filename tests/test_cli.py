@@ -111,7 +111,10 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_the_rerun_resumes(tmp_path):
     cmd = [sys.executable, "-m", "graphssl.cli", "pretrain", "--method", "grace", "--dataset",
            "csbm", "--runs", "1", "--epochs", "80", "--quiet", "--root", str(tmp_path),
            "--checkpoint-dir", str(tmp_path / "ckpt")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a shell's background job inherits SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler: give the child the default disposition whatever ran pytest
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         if ckpt.exists() and load_checkpoint(ckpt)["epoch"] >= 3:
@@ -163,7 +166,7 @@ def test_every_method_runs_from_the_cli(name, cls, tmp_path, data_root, mirror, 
         assert configured.items() <= record["probe"].items()
 
 
-def test_link_prediction_protocol(tmp_path, capsys):
+def test_link_prediction_protocol(tmp_path, data_root, mirror, offline, capsys):
     """VGAE's shipped protocol holds out edges and reports AUC/AP; --task node probes nodes."""
     out = tmp_path / "vgae.json"
     assert main(["pretrain", "--method", "vgae", "--dataset", "csbm", "--epochs", "60",
@@ -178,7 +181,8 @@ def test_link_prediction_protocol(tmp_path, capsys):
                  "--runs", "1", "--task", "node", "--quiet", "--out", str(out)]) == 0
     assert "test_acc_mean" in json.loads(out.read_text())
     assert main(["pretrain", "--method", "grace", "--dataset", "MUTAG", "--task", "link",
-                 "--epochs", "1", "--runs", "1", "--quiet"]) == 2
+                 "--epochs", "1", "--runs", "1", "--quiet", "--mirror", str(mirror), "--root",
+                 str(data_root)]) == 2
     assert "graph-level dataset" in capsys.readouterr().err
 
 
