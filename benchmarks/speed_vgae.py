@@ -17,7 +17,6 @@ import os
 import platform
 import statistics
 import sys
-import time
 
 import torch
 from torch_geometric.nn import VGAE as PyGVGAE
@@ -26,6 +25,7 @@ from graphssl.bench.environment import versions
 from graphssl.data import load_dataset
 from graphssl.evaluate import split_edges
 from graphssl.methods import VGAE
+from speed_foundation import time_interleaved  # this folder's shared timing loop
 
 
 def main():
@@ -62,16 +62,7 @@ def main():
         opt_peer.step()
 
     cases = {"graphssl_vgae": step_ours, "pyg_vgae": step_peer}
-    for step in cases.values():
-        for _ in range(3):
-            step()
-    times = {k: [] for k in cases}
-    for _ in range(args.rounds):
-        for name, step in cases.items():
-            start = time.perf_counter()
-            for _ in range(args.per_round):
-                step()
-            times[name].append((time.perf_counter() - start) / args.per_round)
+    times = time_interleaved(cases, args.rounds, args.per_round, warmup=3)
     record = {
         "dataset": "Cora", "device": "cpu", "threads": torch.get_num_threads(),
         "machine": platform.machine(), "versions": versions(),
