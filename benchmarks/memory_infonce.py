@@ -19,8 +19,7 @@ model set-up (``peak_rss_mb - rss_before_mb``); time is the median over the time
 second subprocess. The memory subprocesses run with ``MALLOC_MMAP_THRESHOLD_=65536``: by default glibc raises its mmap
 threshold after the first large free and then keeps freed blocks of ~30 MB in its heap, so the
 RSS of the chunked loss grew with the number of blocks although each block's memory had been
-released (measured: 971 MiB against 205 MiB with the fixed threshold, 7,650 x 64 inputs). The
-fixed threshold gives every case the same, allocation-faithful accounting.
+released. The fixed threshold gives every case the same, allocation-faithful accounting.
 
 Usage: python benchmarks/memory_infonce.py [--cases photo_naive,photo_dense,...]
        [--steps 3] [--mirror DIR] [--out FILE.json]

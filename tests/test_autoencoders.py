@@ -13,6 +13,7 @@ from graphssl.methods.gae import VariationalGCNEncoder, sample_negative_edges
 from graphssl.train import Trainer, load_checkpoint, seed_everything
 
 from conftest import small_graph
+from test_trainer import Interrupt
 
 SMALL = {"hidden_channels": 32, "out_channels": 16}
 
@@ -298,20 +299,6 @@ def test_no_discriminator_update_outside_training(graph):
     method.loss(graph)
     assert all(torch.equal(a, b) for a, b in zip(before, discriminator_params(method)))
     assert method._discriminator_optimizer is None
-
-
-class Interrupt:
-    """Raise KeyboardInterrupt when the loss of epoch ``at`` (1-based) is asked for."""
-
-    def __init__(self, method, at):
-        self.calls, self.at, self.loss = 0, at, method.loss
-        method.loss = self
-
-    def __call__(self, batch, generator=None):
-        self.calls += 1
-        if self.calls == self.at:
-            raise KeyboardInterrupt
-        return self.loss(batch, generator)
 
 
 def test_argva_resume_replays_the_uninterrupted_run(tmp_path, graph):
