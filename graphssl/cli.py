@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+import yaml
+
 from .data import MIRROR_ENV, DatasetError, available_datasets
 from .train import CheckpointError, NonFiniteLossError
 
@@ -36,12 +38,35 @@ def _add_data_args(p):
                                                   f"${MIRROR_ENV}); nothing is downloaded")
 
 
+def config_override(text: str) -> dict:
+    """``'model.encoder.hidden_channels=64'`` -> ``{'model': {'encoder': {'hidden_channels':
+    64}}}``; the value is read as YAML (numbers, booleans, lists)."""
+    key, sep, value = text.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not all(parts) or parts[0] not in ("protocol", "data", "train", "model"):
+        raise argparse.ArgumentTypeError(
+            f"--set expects SECTION.KEY=VALUE with SECTION one of protocol, data, train, model "
+            f"(e.g. model.encoder.hidden_channels=64), got {text!r}")
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        raise argparse.ArgumentTypeError(f"--set {key}: cannot read {value!r}: {err}") from err
+    out = parsed
+    for part in reversed(parts):
+        out = {part: out}
+    return out
+
+
 def cmd_pretrain(args) -> int:
     from .bench import run_pretrain
+    from .bench.config import deep_update
+    overrides = {}
+    for item in args.set or ():
+        overrides = deep_update(overrides, item)
     record = run_pretrain(args.method, args.dataset, split=args.split, runs=args.runs,
                           epochs=args.epochs, root=args.root, mirror=args.mirror,
                           device=args.device, checkpoint_dir=args.checkpoint_dir,
-                          progress=not args.quiet, task=args.task)
+                          progress=not args.quiet, task=args.task, overrides=overrides)
     record["command"] = "graphssl " + " ".join(sys.argv[1:])
     if args.out:
         _write_json(record, args.out)
@@ -84,13 +109,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True, help="Cora, CiteSeer, Amazon-Photo, ...")
     p.add_argument("--split", choices=["public", "random", "ogb", "wikics"], default=None,
                    help="split family (default: the paper's)")
-    p.add_argument("--task", choices=["node", "cluster", "link"], default=None,
-                   help="node classification, node clustering (k-means) or link prediction "
-                        "(default: the method's protocol; node-level datasets only)")
+    p.add_argument("--task", choices=["node", "cluster", "link", "graph", "transfer"],
+                   default=None,
+                   help="node classification, node clustering (k-means), link prediction, "
+                        "graph classification (SVM) or molecule transfer (pretrain on OGB "
+                        "molecules, fine-tune on the dataset's scaffold split); default: the "
+                        "method's protocol for the dataset")
     p.add_argument("--runs", type=positive_int, default=None,
                    help="runs (seeds / random splits)")
     p.add_argument("--epochs", type=positive_int, default=None,
                    help="override the tuned epochs")
+    p.add_argument("--set", type=config_override, action="append", metavar="SECTION.KEY=VALUE",
+                   help="override the shipped configuration, e.g. --set "
+                        "model.encoder.hidden_channels=64 (repeatable; recorded in the result)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")
     p.add_argument("--checkpoint-dir", default=None, help="checkpoint each run here; rerunning "
                                                           "resumes interrupted runs")

@@ -186,7 +186,7 @@ def test_bad_rates_raise(name, value):
 
 def test_decoder_must_reconstruct_the_input_features():
     from graphssl.encoders import GATEncoder
-    with pytest.raises(ValueError, match="reconstruct the 8 input features"):
+    with pytest.raises(ValueError, match="reconstruct the 8 target features"):
         GraphMAE(GATEncoder(F_IN, 16), GATEncoder(16, 5, num_layers=1))
     with pytest.raises(ValueError, match="remove decoder hidden_channels"):
         GraphMAE.from_config(F_IN, decoder={"hidden_channels": 4})

@@ -67,10 +67,20 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
                          f"(MUTAG, PROTEINS, ...) or a node-level method.")
     config = deep_update(method_config(method, spec.name), overrides or {})
     if spec.task == "graph":
-        if task not in (None, "graph"):
-            raise ValueError(f"{spec.name} is a graph-level dataset: its protocol is graph "
-                             f"classification, not task={task!r}; use a node-level dataset "
-                             f"(Cora, ...) for node or link tasks")
+        if task is None:  # the configuration's task, unless it is a node-level one
+            task = config["protocol"].get("task")
+            if task not in ("graph", "transfer"):
+                task = "transfer" if spec.name.startswith("ogbg-mol") else "graph"
+        if task == "transfer":
+            from .transfer import run_transfer
+            return run_transfer(method, dataset_obj, config, runs=runs, epochs=epochs,
+                                device=device, checkpoint_dir=checkpoint_dir,
+                                progress=progress, echo=echo, root=root, mirror=mirror)
+        if task != "graph":
+            raise ValueError(f"{spec.name} is a graph-level dataset: its protocols are graph "
+                             f"classification (task='graph') and, for OGB molecule sets, "
+                             f"transfer (task='transfer'), not task={task!r}; use a node-level "
+                             f"dataset (Cora, ...) for node or link tasks")
         return run_graph_pretrain(method, dataset_obj, config, runs=runs, epochs=epochs,
                                   device=device, checkpoint_dir=checkpoint_dir,
                                   progress=progress, echo=echo)

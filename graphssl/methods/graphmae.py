@@ -129,6 +129,11 @@ class GraphMAE(Method):
             after the first being covered by the encoder's own ``dropout``.
         in_channels: ``F`` (read from ``encoder.in_channels`` if omitted).
         embedding_dim: ``d`` (read from ``encoder.out_channels`` if omitted).
+        target_features: reconstruct only the first ``K`` input features (default: all
+            ``F``); the decoder then outputs ``K``. On one-hot molecule features
+            (:class:`~graphssl.data.OneHotCategorical`) ``K = 119`` is the atomic number, the
+            target of the authors' molecule pretraining (their ``chem/pretraining.py``); the
+            whole masked row is still replaced by the token.
 
     Shapes: a graph or ``Batch`` with ``x [N, F]`` -> scalar; :meth:`embed` gives ``[N, d]``.
 
@@ -141,7 +146,8 @@ class GraphMAE(Method):
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, mask_rate: float = 0.5,
                  replace_rate: float = 0.0, alpha: float = 2.0, input_dropout: float = 0.0,
-                 in_channels: int | None = None, embedding_dim: int | None = None):
+                 in_channels: int | None = None, embedding_dim: int | None = None,
+                 target_features: int | None = None):
         super().__init__(encoder)
         if not isinstance(decoder, nn.Module):
             raise TypeError(f"decoder must be a torch.nn.Module, got {type(decoder).__name__}")
@@ -152,11 +158,15 @@ class GraphMAE(Method):
         features = in_channels or getattr(encoder, "in_channels", None)
         if not isinstance(features, int) or features < 1:
             raise ValueError("in_channels must be given when the encoder has no in_channels")
+        target = features if target_features is None else target_features
+        if isinstance(target, bool) or not isinstance(target, int) or not 1 <= target <= features:
+            raise ValueError(f"target_features must be an integer in [1, {features}] (the "
+                             f"leading input features to reconstruct), got {target_features!r}")
         out = getattr(decoder, "out_channels", None)
-        if isinstance(out, int) and out != features:
-            raise ValueError(f"the decoder must reconstruct the {features} input features, its "
+        if isinstance(out, int) and out != target:
+            raise ValueError(f"the decoder must reconstruct the {target} target features, its "
                              f"out_channels is {out}")
-        self.in_channels = features
+        self.in_channels, self.target_features = features, target
         self.decoder = decoder
         self.enc_mask_token = nn.Parameter(torch.zeros(1, features))
         dec_in = getattr(decoder, "in_channels", None)
@@ -208,20 +218,22 @@ class GraphMAE(Method):
     def loss(self, batch, generator: torch.Generator | None = None) -> torch.Tensor:
         recon, masked = self.reconstruct(batch, generator)
         x = batch.x.to_dense() if is_csr(batch.x) else batch.x
-        return self.objective(recon[masked], x[masked])
+        return self.objective(recon[masked], x[masked, :self.target_features])
 
     @classmethod
     def _build(cls, in_channels: int, enc: dict, decoder: dict | None,
-               attention_dropout: float | None, **kwargs):
+               attention_dropout: float | None, target_features: int | None = None, **kwargs):
         enc = dict(enc)
         encoder = build_encoder(enc.pop("type"), in_channels, **enc)
         dim = encoder.out_channels
-        dec = _build_decoder(decoder, dim, in_channels, enc.get("activation", "prelu"),
+        out = in_channels if target_features is None else target_features
+        dec = _build_decoder(decoder, dim, out, enc.get("activation", "prelu"),
                              enc.get("batch_norm", False))
         if attention_dropout is not None:
             _set_attention_dropout(encoder, attention_dropout)
             _set_attention_dropout(dec, attention_dropout)
-        return cls(encoder, dec, in_channels=in_channels, **kwargs)
+        return cls(encoder, dec, in_channels=in_channels, target_features=target_features,
+                   **kwargs)
 
     @classmethod
     def from_config(cls, in_channels: int, encoder: dict | None = None,
@@ -280,8 +292,8 @@ class GraphMAEGraph(GraphMAE):
     def from_config(cls, in_channels: int, encoder: dict | None = None,
                     decoder: dict | None = None, mask_rate: float = 0.5,
                     replace_rate: float = 0.0, alpha: float = 2.0, input_dropout: float = 0.0,
-                    attention_dropout: float | None = None,
-                    graph_readout: str = "mean") -> "GraphMAEGraph":
+                    attention_dropout: float | None = None, graph_readout: str = "mean",
+                    target_features: int | None = None) -> "GraphMAEGraph":
         """GIN encoder (512 PReLU units, 2 layers, batch norm by default) and GIN decoder."""
         enc = dict(type="gin", hidden_channels=512, num_layers=2, activation="prelu",
                    batch_norm=True)
@@ -291,4 +303,4 @@ class GraphMAEGraph(GraphMAE):
         dec.update(decoder or {})
         return cls._build(in_channels, enc, dec, attention_dropout, mask_rate=mask_rate,
                           replace_rate=replace_rate, alpha=alpha, input_dropout=input_dropout,
-                          graph_readout=graph_readout)
+                          graph_readout=graph_readout, target_features=target_features)
