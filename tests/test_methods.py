@@ -39,6 +39,10 @@ CONFIGS = {
     "argva": dict(encoder=SMALL, discriminator_hidden=[32, 32], discriminator_steps=1),
     "graphmae": dict(encoder={"hidden_channels": 32, "heads": 2}, replace_rate=0.1),
     "graphmae-graph": dict(encoder={"hidden_channels": 16}, replace_rate=0.1),
+    # clustering from the first step (warm-up 0) at a weight that lets the total loss fall
+    "dec": dict(encoder=SMALL, num_clusters=4, warmup_epochs=0, update_interval=5, gamma=1.0,
+                normalize=False, n_init=2),
+    "cpc": dict(encoder=SMALL, num_walks=64, walk_length=6, num_steps=2),
 }
 NODE_LEVEL = sorted(n for n, cls in METHODS.items() if cls.level == "node")
 GRAPH_LEVEL = sorted(n for n, cls in METHODS.items() if cls.level == "graph")

@@ -3,6 +3,8 @@ from .arga import ARGA, ARGVA
 from .base import Method
 from .bgrl import BGRL
 from .cca_ssg import CCASSG
+from .cpc import GraphCPC
+from .dec import DECClustering
 from .dgi import DGI
 from .dmon import DMoNClustering
 from .gbt import GBT
@@ -22,4 +24,5 @@ from .views import build_view
 __all__ = ["Method", "TwoViewMethod", "GRACE", "DGI", "BGRL", "CCASSG", "GBT", "GraphVICReg",
            "GraphSwAV", "GraphCL", "InfoGraph", "MVGRL", "MVGRLGraph", "GCA",
            "GAE", "VGAE", "ARGA", "ARGVA", "GraphMAE", "GraphMAEGraph", "DMoNClustering",
+           "DECClustering", "GraphCPC",
            "METHODS", "register_method", "get_method", "build_method", "build_view"]
