@@ -13,6 +13,10 @@ method makes (a pass the method makes without gradient, e.g. BGRL's target encod
 without gradient). For methods whose objective is ``InfoNCE`` on a full graph (GRACE, GCA) a
 second ratio is over the floor plus the similarity products InfoNCE cannot avoid
 (``z1 z2^T``, ``z1 z1^T``, ``z2 z2^T``, forward and backward, timed alone on the same shapes).
+The floor includes the method's ``decoder`` module where it has one (GraphMAE's GNN decoder);
+for auto-encoders with the dense inner-product decoder (GAE, VGAE, ARGA, ARGVA with
+``reconstruction='dense'``) a second ratio is over the floor plus ``z z^T`` forward and
+backward, the decoder they cannot avoid.
 
 Timings interleave method and floors in rounds; each ratio is the median over rounds of the
 within-round ratio. Peak memory: a fresh subprocess per method runs 3 epochs; reported is its
@@ -89,10 +93,12 @@ def epoch_fn(model, opt, batches):
 
 
 def top_level_encoders(model):
-    """The method's encoders: its ``encoder`` and every GNNEncoder (target and diffusion
-    encoders...), except those inside another one (VGAE's heads, inside its encoder)."""
+    """The method's encoders and decoder: its ``encoder``, its ``decoder`` (GraphMAE) and every
+    GNNEncoder (target and diffusion encoders...), except those inside another one (VGAE's
+    heads, inside its encoder)."""
+    named = [getattr(model, "encoder", None), getattr(model, "decoder", None)]
     found = [m for m in model.modules()
-             if isinstance(m, GNNEncoder) or m is getattr(model, "encoder", None)]
+             if isinstance(m, GNNEncoder) or any(m is n for n in named)]
     inner = {id(m) for enc in found for m in enc.modules() if m is not enc}
     return [m for m in found if id(m) not in inner]
 
@@ -157,6 +163,19 @@ def similarity_fn(shape):
     return sims
 
 
+def inner_product_decoder_fn(shape):
+    """The dense decoder of GAE/VGAE/ARGA(V) (``reconstruction='dense'``): ``z z^T`` over every
+    node pair, forward and backward, on the shape of the encoder's output."""
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(*shape, generator=g, requires_grad=True)
+    upstream = torch.randn(shape[0], shape[0], generator=g)
+
+    def decode():
+        (z @ z.t()).backward(upstream)
+        z.grad = None
+    return decode
+
+
 def measure(name, args):
     model, opt, batches, dataset = setup(name, args)
     epoch = epoch_fn(model, opt, batches)
@@ -166,6 +185,12 @@ def measure(name, args):
     full_graph_infonce = METHODS[name].level == "node" and contrasts
     if full_graph_infonce:
         cases["similarities"] = similarity_fn(contrasts[0])
+    dense_decoder = getattr(model, "reconstruction", None) == "dense"
+    if dense_decoder:
+        module, pass_args, pass_kwargs, _ = passes[0]
+        with torch.no_grad():
+            z_shape = tuple(first_tensor(module(*pass_args, **pass_kwargs)).shape)
+        cases["decoder"] = inner_product_decoder_fn(z_shape)
     for step in cases.values():
         step()
     times = {k: [] for k in cases}
@@ -182,6 +207,12 @@ def measure(name, args):
               "passes_without_grad": sum(not p[3] for p in passes),
               "overhead_ratio": statistics.median(
                   e / f for e, f in zip(times["epoch"], times["encoder_floor"]))}
+    if dense_decoder:
+        result["decoder_seconds"] = statistics.median(times["decoder"])
+        result["latent_shape"] = list(z_shape)
+        result["ratio_to_floor_plus_decoder"] = statistics.median(
+            e / (f + d) for e, f, d in zip(times["epoch"], times["encoder_floor"],
+                                           times["decoder"]))
     if full_graph_infonce:
         result["similarity_seconds"] = statistics.median(times["similarities"])
         result["contrast_shape"] = list(contrasts[0])

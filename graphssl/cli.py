@@ -40,7 +40,7 @@ def _add_data_args(p):
 
 def config_override(text: str) -> dict:
     """``'model.encoder.hidden_channels=64'`` -> ``{'model': {'encoder': {'hidden_channels':
-    64}}}``; the value is read as YAML (numbers, booleans, lists)."""
+    64}}}``; the value is read as YAML (numbers, booleans, lists; ``1e-3`` is a number)."""
     key, sep, value = text.partition("=")
     parts = key.strip().split(".")
     if not sep or not all(parts) or parts[0] not in ("protocol", "data", "train", "model"):
@@ -51,6 +51,11 @@ def config_override(text: str) -> dict:
         parsed = yaml.safe_load(value)
     except yaml.YAMLError as err:
         raise argparse.ArgumentTypeError(f"--set {key}: cannot read {value!r}: {err}") from err
+    if isinstance(parsed, str):  # YAML 1.1 reads '1e-3' as a string
+        try:
+            parsed = float(parsed)
+        except ValueError:
+            pass
     out = parsed
     for part in reversed(parts):
         out = {part: out}

@@ -196,3 +196,17 @@ def test_node_clustering_protocol(tmp_path, capsys):
     assert 0.2 <= record["test_acc_mean"] <= 1 and 0 <= record["test_nmi_mean"] <= 1
     assert -1 <= record["test_ari_mean"] <= 1 and len(record["per_run"]) == 1
     assert "clustering ACC" in capsys.readouterr().out
+
+
+def test_set_overrides_the_shipped_configuration(tmp_path, capsys):
+    out = tmp_path / "grace.json"
+    assert main(["pretrain", "--method", "grace", "--dataset", "csbm", "--epochs", "1",
+                 "--runs", "1", "--quiet", "--set", "model.encoder.hidden_channels=24",
+                 "--set", "model.projection_dim=8", "--set", "train.lr=1e-3",
+                 "--out", str(out)]) == 0
+    config = json.loads(out.read_text())["config"]
+    assert config["model"]["encoder"]["hidden_channels"] == 24
+    assert config["model"]["projection_dim"] == 8 and config["train"]["lr"] == 1e-3
+    with pytest.raises(SystemExit):
+        main(["pretrain", "--method", "grace", "--dataset", "csbm", "--set", "hidden=3"])
+    assert "SECTION.KEY=VALUE" in capsys.readouterr().err
