@@ -16,7 +16,8 @@ from pathlib import Path
 import yaml
 
 HERE = Path(__file__).resolve().parent
-METRICS = (("acc", "accuracy"), ("auc", "AUC"), ("ap", "AP"), ("nmi", "NMI"), ("ari", "ARI"))
+METRICS = (("acc", "accuracy"), ("auc", "AUC"), ("ap", "AP"), ("nmi", "NMI"), ("ari", "ARI"),
+           ("rocauc", "ROC-AUC"))
 
 
 def rows(results: Path, published: dict, tolerance: float):

@@ -1,4 +1,4 @@
-"""The ``graphssl`` command: ``pretrain``, ``datasets``, ``demo``."""
+"""The ``graphssl`` command: ``pretrain``, ``bench``, ``report``, ``datasets``, ``demo``."""
 from __future__ import annotations
 
 import argparse
@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from .data import MIRROR_ENV, DatasetError, available_datasets
+from .bench.results import ResultsError
 from .train import CheckpointError, NonFiniteLossError
 
 
@@ -79,6 +80,23 @@ def cmd_pretrain(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from .bench.runner import run_grid
+    # benchmarks/configs/quick.yaml -> benchmarks/results/quick
+    results = args.results or Path(args.config).resolve().parent.parent / "results" / Path(
+        args.config).stem
+    out = run_grid(args.config, results, root=args.root, mirror=args.mirror,
+                   device=args.device, progress=not args.quiet, plots=not args.no_plots)
+    print(f"{out['ran']} cells run, {out['skipped']} reused; leaderboard: {out['leaderboard']}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .bench.runner import report
+    report(args.results, published=args.published, plots=not args.no_plots)
+    return 0
+
+
 def cmd_datasets(args) -> int:
     for task, names in available_datasets().items():
         print(f"{task}: {', '.join(names)}")
@@ -135,6 +153,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     p.set_defaults(func=cmd_pretrain)
 
+    p = sub.add_parser("bench", help="run a benchmark grid (resumable) and render its "
+                                     "leaderboard and plots")
+    p.add_argument("config", help="grid file, e.g. benchmarks/configs/quick.yaml")
+    p.add_argument("--results", default=None,
+                   help="results folder (default: benchmarks/results/<config name>)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--no-plots", action="store_true", help="leaderboard only")
+    _add_data_args(p)
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("report", help="re-render a results folder's leaderboard and plots")
+    p.add_argument("results", help="results folder holding results.jsonl")
+    p.add_argument("--published", default=None, help="published.yaml to compare with")
+    p.add_argument("--no-plots", action="store_true", help="leaderboard only")
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("datasets", help="list the datasets that load by name")
     p.set_defaults(func=cmd_datasets)
 
@@ -156,7 +191,7 @@ def main(argv=None) -> int:
               "(--checkpoint-dir)", file=sys.stderr)
         return 130
     except (DatasetError, KeyError, ValueError, TypeError, NotImplementedError, CheckpointError,
-            NonFiniteLossError) as err:
+            NonFiniteLossError, ResultsError, FileNotFoundError) as err:
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"graphssl: error: {msg}", file=sys.stderr)
         return 2

@@ -47,16 +47,36 @@ def choose_split(spec, method_split: str | None, dataset) -> str:
     return method_split or spec.split
 
 
+def resolve_runs(runs, default: int) -> list[int]:
+    """Run ids: ``None`` -> ``range(default)``; an int ``R`` -> ``range(R)``; a list of
+    non-negative ints -> those runs only (the benchmark runner runs one seed per cell). Run
+    ``r`` uses seed ``r`` and random split ``r``."""
+    if runs is None:
+        runs = default
+    if isinstance(runs, int) and not isinstance(runs, bool):
+        if runs < 1:
+            raise ValueError(f"runs must be a positive integer, got {runs!r}")
+        return list(range(runs))
+    ids = list(runs) if isinstance(runs, (list, tuple, range)) else None
+    if not ids or any(isinstance(r, bool) or not isinstance(r, int) or r < 0 for r in ids) \
+            or len(set(ids)) != len(ids):
+        raise ValueError(f"runs must be a positive integer or a list of distinct run ids >= 0, "
+                         f"got {runs!r}")
+    return ids
+
+
 def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int | None = None,
                  epochs: int | None = None, root=None, mirror=None, device: str = "auto",
                  overrides: dict | None = None, checkpoint_dir=None, progress: bool = True,
-                 echo=print, task: str | None = None) -> dict:
+                 echo=print, task: str | None = None, embeddings: dict | None = None) -> dict:
     """Run the protocol and return the result record (see ``docs/protocol.md``).
 
     ``split``, ``runs`` and ``epochs`` default to the method's shipped protocol for the dataset;
     ``overrides`` updates the configuration (``{'model': {'temperature': 0.5}}``). ``task``
     (``'node'`` or ``'link'``; default: the configuration's ``protocol.task``, else ``'node'``)
-    chooses node classification or link prediction on node-level datasets.
+    chooses node classification or link prediction on node-level datasets. ``embeddings``, a
+    dict, receives the frozen embeddings ``z`` and labels ``y`` of the last run (node and graph
+    classification and clustering), e.g. for a t-SNE plot.
     """
     method_cls = get_method(method)  # fail early on an unknown name
     dataset_obj = load_dataset(dataset, root=root, mirror=mirror)
@@ -83,7 +103,7 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
                              f"dataset (Cora, ...) for node or link tasks")
         return run_graph_pretrain(method, dataset_obj, config, runs=runs, epochs=epochs,
                                   device=device, checkpoint_dir=checkpoint_dir,
-                                  progress=progress, echo=echo)
+                                  progress=progress, echo=echo, embeddings=embeddings)
     if spec.task != "node":
         raise NotImplementedError(
             f"{spec.name} is a {spec.task}-level dataset; `graphssl pretrain` evaluates node "
@@ -99,18 +119,18 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
         raise ValueError(f"task must be 'node', 'cluster' or 'link' for the node-level dataset "
                          f"{spec.name}, got {task!r}")
     split = split or choose_split(spec, protocol.get("split"), dataset_obj)
-    runs = protocol.get("runs", 1) if runs is None else runs
-    if not isinstance(runs, int) or runs < 1:
-        raise ValueError(f"runs must be a positive integer, got {runs!r}")
-    get_split(dataset_obj, split, 0)  # an impossible split fails now, not after pretraining
+    run_ids = resolve_runs(runs, protocol.get("runs", 1))
+    runs = len(run_ids)
+    get_split(dataset_obj, split, run_ids[0])  # an impossible split fails now
     override_epochs(config, epochs)
     protocol.update(split=split, runs=runs)  # the record's config is what actually ran
+    if run_ids != list(range(runs)):
+        protocol["run_ids"] = run_ids
     if config["data"].get("normalize_features"):
         dataset_obj.transform = T.NormalizeFeatures()
     probe_cfg = dict(protocol.get("probe") or {})
     cluster_cfg = dict(protocol.get("cluster") or {})  # cluster(): n_init, normalize
-    if task == "cluster":
-        protocol["task"] = "cluster"
+    protocol["task"] = task
     dev = resolve_device(device)
     data = dataset_obj[0].to(dev)
     y = data.y.view(-1).cpu()
@@ -119,22 +139,23 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
          f"{config['train'].get('epochs')}, device={dev}"
          + ("" if config.get("tuned") else " (no tuned config for this dataset: defaults)"))
     results, pretrain_seconds, epochs_run = [], 0.0, 0
-    for run in range(runs):
+    for run in run_ids:
         seed_everything(run)
         model = build_method(method, data.num_features, **config["model"]).to(dev)
-        if run == 0 and getattr(model.encoder, "supports_sparse_input", False) and \
+        if run == run_ids[0] and getattr(model.encoder, "supports_sparse_input", False) and \
                 model.encoder.sparse_input:
             data = to_sparse_features(data)  # bag-of-words: augment and encode non-zeros only
         trainer, seconds, new_epochs = _train_run(model, data, config, run, checkpoint_dir,
                                                   progress, dev)
         pretrain_seconds, epochs_run = pretrain_seconds + seconds, epochs_run + new_epochs
         z = model.embed(data).cpu()
+        if embeddings is not None:
+            embeddings.update(z=z, y=y)
         if task == "cluster":
             probe = {f"test_{k}": v for k, v in cluster(z, y, seed=run, **cluster_cfg).items()}
         else:
             probe = linear_probe(z, y, get_split(dataset_obj, split, run), **probe_cfg)
-        probe.update(run=run, seed=run, epochs=len(trainer.history),
-                     final_loss=trainer.history[-1]["loss"] if trainer.history else None)
+        probe.update(run=run, seed=run, **training_summary(trainer))
         results.append(probe)
         if task == "cluster":
             echo(f"  run {run}: ACC {100 * probe['test_acc']:.2f}, NMI "
@@ -155,7 +176,8 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
 
 
 def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=None,
-                       device="auto", checkpoint_dir=None, progress=True, echo=print) -> dict:
+                       device="auto", checkpoint_dir=None, progress=True, echo=print,
+                       embeddings: dict | None = None) -> dict:
     """Graph-level protocol (InfoGraph, GraphCL, MVGRL): pretrain on all graphs without labels,
     embed every graph, and score the frozen embeddings with an SVM under 10-fold stratified
     cross-validation (C chosen by inner CV on each outer training part). Run ``r`` seeds the
@@ -167,13 +189,14 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
 
     spec = dataset.spec
     protocol = config["protocol"]
-    runs = protocol.get("runs", 5) if runs is None else runs
-    if not isinstance(runs, int) or runs < 1:
-        raise ValueError(f"runs must be a positive integer, got {runs!r}")
+    run_ids = resolve_runs(runs, protocol.get("runs", 5))
+    runs = len(run_ids)
     folds = protocol.get("folds", 10)
     probe_cfg = dict(protocol.get("svm") or {})  # kernel, standardize of svm_cross_validation
     override_epochs(config, epochs)
-    protocol.update(split=f"{folds}-fold stratified CV", runs=runs, folds=folds)
+    protocol.update(task="graph", split=f"{folds}-fold stratified CV", runs=runs, folds=folds)
+    if run_ids != list(range(runs)):
+        protocol["run_ids"] = run_ids
     if dataset[0].x is None:  # IMDB, COLLAB, REDDIT: documented default features
         max_degree = config["data"].get("max_degree", 64)
         dataset.transform = lambda d: ensure_features(d, max_degree=max_degree)
@@ -185,7 +208,7 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
          f"epochs={config['train'].get('epochs')}, batch_size={batch_size}, device={dev}"
          + ("" if config.get("tuned") else " (no tuned config for this dataset: defaults)"))
     results, pretrain_seconds, epochs_run = [], 0.0, 0
-    for run in range(runs):
+    for run in run_ids:
         seed_everything(run)
         model = build_method(method, dataset.num_features, **config["model"]).to(dev)
         loader = DataLoader(dataset, batch_size=batch_size, shuffle=True)
@@ -194,11 +217,12 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
         pretrain_seconds, epochs_run = pretrain_seconds + seconds, epochs_run + new_epochs
         z = torch.cat([model.embed_graphs(b.to(dev)).cpu()
                        for b in DataLoader(dataset, batch_size=512)])
+        if embeddings is not None:
+            embeddings.update(z=z, y=y)
         cv = svm_cross_validation(z, y, folds=folds, seeds=(run,), **probe_cfg)
         result = {"test_acc": cv["acc_mean"], "acc_std_folds": cv["acc_std_folds"],
                   "fold_acc": cv["fold_acc"][0], "C": cv["C"], "run": run, "seed": run,
-                  "epochs": len(trainer.history),
-                  "final_loss": trainer.history[-1]["loss"] if trainer.history else None}
+                  **training_summary(trainer)}
         results.append(result)
         echo(f"  run {run}: accuracy {100 * result['test_acc']:.2f} ± "
              f"{100 * result['acc_std_folds']:.2f} across folds ({result['epochs']} epochs)")
@@ -221,13 +245,14 @@ def run_link_pretrain(method: str, dataset, config: dict, runs=None, epochs=None
     from ..evaluate import link_prediction_scores, split_edges
 
     spec, protocol = dataset.spec, config["protocol"]
-    runs = protocol.get("runs", 10) if runs is None else runs
-    if not isinstance(runs, int) or runs < 1:
-        raise ValueError(f"runs must be a positive integer, got {runs!r}")
+    run_ids = resolve_runs(runs, protocol.get("runs", 10))
+    runs = len(run_ids)
     ratios = dict(protocol.get("link") or {"val_ratio": 0.05, "test_ratio": 0.1})
     override_epochs(config, epochs)
     split = f"held-out edges (val {ratios.get('val_ratio')}, test {ratios.get('test_ratio')})"
     protocol.update(task="link", runs=runs, link=ratios)
+    if run_ids != list(range(runs)):
+        protocol["run_ids"] = run_ids
     if config["data"].get("normalize_features"):
         dataset.transform = T.NormalizeFeatures()
     dev = resolve_device(device)
@@ -235,7 +260,7 @@ def run_link_pretrain(method: str, dataset, config: dict, runs=None, epochs=None
     echo(f"{method} on {spec.name}: link prediction, runs={runs}, epochs="
          f"{config['train'].get('epochs')}, device={dev}")
     results, pretrain_seconds, epochs_run = [], 0.0, 0
-    for run in range(runs):
+    for run in run_ids:
         seed_everything(run)
         train_data, val, test = split_edges(data, seed=run, **ratios)
         train_data = train_data.to(dev)
@@ -248,14 +273,21 @@ def run_link_pretrain(method: str, dataset, config: dict, runs=None, epochs=None
         z = model.embed(train_data).cpu()
         result = {f"{part}_{k}": v for part, edges in (("val", val), ("test", test))
                   for k, v in link_prediction_scores(z, *edges).items()}
-        result.update(run=run, seed=run, epochs=len(trainer.history),
-                      final_loss=trainer.history[-1]["loss"] if trainer.history else None)
+        result.update(run=run, seed=run, **training_summary(trainer))
         results.append(result)
         echo(f"  run {run}: test AUC {100 * result['test_auc']:.2f}, AP "
              f"{100 * result['test_ap']:.2f} ({result['epochs']} epochs)")
     return _record(method, spec, split, runs, results, pretrain_seconds, epochs_run, config,
                    dev, echo, probe={"kind": "inner-product decoder on frozen embeddings"},
                    metrics=(("auc", "test AUC"), ("ap", "test AP")))
+
+
+def training_summary(trainer) -> dict:
+    """Per-run fields of the record: epochs trained, the last and every epoch's training loss
+    (the loss curve the benchmark plots draw)."""
+    curve = [h["loss"] for h in trainer.history]
+    return {"epochs": len(curve), "final_loss": curve[-1] if curve else None,
+            "loss_curve": curve}
 
 
 def _train_run(model, data, config, run, checkpoint_dir, progress, dev):

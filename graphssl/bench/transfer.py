@@ -75,21 +75,22 @@ def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, dev
     from ogb.graphproppred import Evaluator
     from torch_geometric.loader import DataLoader
 
-    from .pretrain import _record, _train_run, override_epochs, resolve_device
+    from .pretrain import _record, _train_run, override_epochs, resolve_device, resolve_runs
 
     spec, protocol = dataset.spec, config["protocol"]
     if not spec.name.startswith("ogbg-mol"):
         raise ValueError(f"the transfer protocol fine-tunes on an OGB molecule set "
                          f"(ogbg-molbace, ...), got {spec.name}")
-    runs = protocol.get("runs", 10) if runs is None else runs
-    if not isinstance(runs, int) or runs < 1:
-        raise ValueError(f"runs must be a positive integer, got {runs!r}")
+    run_ids = resolve_runs(runs, protocol.get("runs", 10))
+    runs = len(run_ids)
     names = list(protocol.get("pretrain_on") or DEFAULT_PRETRAIN_SETS)
     ft = dict(protocol.get("finetune") or {})
     override_epochs(config, epochs)
     dev = resolve_device(device)
     graphs, counts = pretraining_molecules(names, root=root, mirror=mirror)
     protocol.update(task="transfer", runs=runs, pretrain_on=counts, finetune=ft)
+    if run_ids != list(range(runs)):
+        protocol["run_ids"] = run_ids
     target = dataset
     target.transform = OneHotCategorical()
     split = target.get_idx_split()
@@ -111,7 +112,7 @@ def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, dev
     results, finetune_seconds = [], 0.0
     done_dir = None if checkpoint_dir is None else Path(checkpoint_dir) / "finetune"
     key_hash = config_hash(config)
-    for seed in range(runs):
+    for seed in run_ids:
         done = _load_finished(done_dir, seed, key_hash)
         if done is not None:  # a rerun after an interruption: this seed is finished
             results.append(done)

@@ -1,0 +1,96 @@
+"""The Markdown leaderboard of a benchmark grid: mean ± std over seeds per cell, next to the
+published number with its source, the difference, time and memory."""
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import yaml
+
+#: test metrics a leaderboard shows, in this order, with their labels
+METRICS = (("acc", "accuracy"), ("auc", "AUC"), ("ap", "AP"), ("nmi", "NMI"), ("ari", "ARI"),
+           ("rocauc", "ROC-AUC"))
+
+
+def published_key(dataset: str, metric: str, task: str | None) -> str:
+    """The key of a result in ``published.yaml``: ``'cora'`` (accuracy), ``'cora-auc'``,
+    ``'cora-cluster-nmi'``, ``'ogbg-molbace-rocauc'``."""
+    dataset = dataset.lower()
+    if task == "cluster":
+        return f"{dataset}-cluster-{metric}"
+    return dataset if metric == "acc" else f"{dataset}-{metric}"
+
+
+def load_published(path) -> dict:
+    """``published.yaml`` as ``{method: {key: {mean, source, ...}}}`` (``{}`` for no path)."""
+    if not path:
+        return {}
+    return yaml.safe_load(Path(path).read_text()) or {}
+
+
+def _mean_std(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    return statistics.fmean(values), (statistics.pstdev(values) if len(values) > 1 else 0.0)
+
+
+def aggregate(records) -> list[dict]:
+    """One row per (method, dataset, task, split) and test metric: mean and population std over
+    the seeds, seconds per epoch and the peak memory."""
+    groups: dict = {}
+    for r in records:
+        groups.setdefault((r["method"], r["dataset"], r.get("task"), r.get("split")), []).append(r)
+    rows = []
+    for (method, dataset, task, split), group in groups.items():
+        seeds = sorted(r["seed"] for r in group)
+        spe, _ = _mean_std([r.get("seconds_per_epoch") for r in group])
+        peak = max((r.get("peak_rss_mb") or 0.0) for r in group)
+        for metric, label in METRICS:
+            mean, std = _mean_std([r["metrics"].get(f"test_{metric}") for r in group])
+            if mean is None:
+                continue
+            rows.append({"method": method, "dataset": dataset, "task": task, "split": split,
+                         "metric": metric, "label": label, "mean": mean, "std": std,
+                         "seeds": seeds, "seconds_per_epoch": spe, "peak_rss_mb": peak})
+    return rows
+
+
+def with_published(rows, published: dict) -> list[dict]:
+    """Each row with ``published`` (percent) and ``source`` where ``published.yaml`` has it."""
+    out = []
+    for row in rows:
+        entry = (published.get(row["method"]) or {}).get(
+            published_key(row["dataset"], row["metric"], row["task"]))
+        out.append({**row, "published": entry.get("mean") if entry else None,
+                    "source": entry.get("source") if entry else None})
+    return out
+
+
+def render(records, published: dict | None = None, title: str = "Leaderboard") -> str:
+    """Markdown: one table row per (method, dataset, task, split, metric)."""
+    rows = with_published(aggregate(records), published or {})
+    lines = [f"# {title}", "",
+             f"{len(records)} runs. Ours: mean ± population std over seeds, in percent; diff = "
+             f"ours − published. Re-render with `graphssl report RESULTS_DIR`.", "",
+             "| method | dataset | task / split | metric | ours | seeds | published | diff | "
+             "s / epoch | peak MiB | source |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in sorted(rows, key=lambda r: (r["dataset"], r["task"] or "", r["metric"],
+                                         r["method"])):
+        ours = f"{100 * r['mean']:.2f} ± {100 * r['std']:.2f}"
+        pub = "—" if r["published"] is None else f"{r['published']:.2f}"
+        diff = "—" if r["published"] is None else f"{100 * r['mean'] - r['published']:+.2f}"
+        spe = "—" if r["seconds_per_epoch"] is None else f"{r['seconds_per_epoch']:.3f}"
+        where = " / ".join(str(x) for x in (r["task"], r["split"]) if x)
+        lines.append(f"| {r['method']} | {r['dataset']} | {where} | {r['label']} | {ours} | "
+                     f"{len(r['seeds'])} | {pub} | {diff} | {spe} | {r['peak_rss_mb']:.0f} | "
+                     f"{r['source'] or ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def comparison_rows(records, published: dict) -> list[dict]:
+    """Rows for :func:`graphssl.bench.plots.plot_ours_vs_published` (percent)."""
+    return [{"label": f"{r['method']} / {r['dataset']} / {r['label']}", "ours": 100 * r["mean"],
+             "ours_std": 100 * r["std"], "published": r["published"]}
+            for r in with_published(aggregate(records), published)]

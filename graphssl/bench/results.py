@@ -1,0 +1,102 @@
+"""The raw results of a benchmark grid: one JSON line per finished cell, appended atomically
+enough that a crash or Ctrl-C loses no finished cell and leaves no half-written one."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+FORMAT = "graphssl-bench"
+VERSION = 1
+#: fields that differ between two runs of the same cell (timing, memory, machine state)
+VOLATILE = ("seconds", "seconds_per_epoch", "peak_rss_mb", "finished_at", "threads")
+
+
+class ResultsError(RuntimeError):
+    """A results file or folder that cannot be used; the message says what to do."""
+
+
+class ResultStore:
+    """``RESULTS_DIR/results.jsonl``: read the finished cells, append new ones.
+
+    Each line is one record (``format``, ``version``, ``key`` plus the cell's metrics) written
+    with a single ``write`` followed by ``flush`` and ``fsync``. A line cut short by a crash has
+    no closing newline or is not valid JSON; :meth:`load` drops it (and truncates the file to
+    the last complete line), so that cell simply runs again.
+    """
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self.path = self.folder / "results.jsonl"
+
+    def check_writable(self) -> None:
+        """Fail now, before any training, if results cannot be written here."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            probe = self.folder / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as err:
+            raise ResultsError(f"the results folder {str(self.folder)!r} is not writable "
+                               f"({err.strerror or err}); choose another with --results") from err
+
+    def load(self, repair: bool = True) -> list[dict]:
+        """Every complete record, in file order. Raises :class:`ResultsError` for a file of
+        another format or version (start a new results folder, or re-render it with the
+        graphssl that wrote it)."""
+        if not self.path.exists():
+            return []
+        data = self.path.read_bytes()
+        records, good_bytes = [], 0
+        for raw in data.splitlines(keepends=True):
+            if not raw.endswith(b"\n"):
+                break  # cut short by a crash
+            try:
+                record = json.loads(raw)
+            except json.JSONDecodeError:
+                break
+            if not isinstance(record, dict) or record.get("format") != FORMAT:
+                raise ResultsError(f"{str(self.path)!r} is not a graphssl benchmark results file "
+                                   f"(line {len(records) + 1} has no format={FORMAT!r})")
+            if record.get("version") != VERSION:
+                raise ResultsError(
+                    f"{str(self.path)!r} was written in results format version "
+                    f"{record.get('version')} (graphssl {record.get('versions', {}).get('graphssl')}"
+                    f"); this graphssl writes version {VERSION}. Use a new results folder.")
+            records.append(record)
+            good_bytes += len(raw)
+        if good_bytes < len(data) and repair:
+            with open(self.path, "r+b") as f:  # drop the half-written tail
+                f.truncate(good_bytes)
+        return records
+
+    def finished_keys(self) -> set:
+        return {r["key"] for r in self.load()}
+
+    def append(self, record: dict) -> None:
+        line = json.dumps({"format": FORMAT, "version": VERSION, **record}, default=str) + "\n"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+    @property
+    def meta_path(self) -> Path:
+        return self.folder / "grid.json"
+
+    def write_meta(self, meta: dict) -> None:
+        """The grid's name, file and published numbers file, for ``graphssl report``."""
+        tmp = self.meta_path.with_name("grid.json.tmp")
+        tmp.write_text(json.dumps(meta, indent=2) + "\n")
+        os.replace(tmp, self.meta_path)
+
+    def read_meta(self) -> dict:
+        return json.loads(self.meta_path.read_text()) if self.meta_path.exists() else {}
+
+
+def stable_view(record: dict) -> dict:
+    """``record`` without the fields that differ between two runs of the same cell (times,
+    memory): two complete runs of a grid have equal stable views."""
+    return {k: v for k, v in record.items() if k not in VOLATILE}

@@ -1,0 +1,136 @@
+"""``graphssl bench``: run a grid cell by cell, skipping finished cells, appending each result
+to the JSONL, then render the leaderboard and plots; ``graphssl report`` re-renders them."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .environment import peak_rss_mb
+from .grid import Cell, load_grid
+from .leaderboard import comparison_rows, load_published, render
+from .pretrain import run_pretrain
+from .results import ResultStore
+
+#: per-run fields of a protocol record kept in a cell's result
+RUN_FIELDS = ("epochs", "final_loss", "loss_curve", "C", "fold_acc", "acc_std_folds")
+
+
+def cell_record(cell: Cell, record: dict, seconds: float) -> dict:
+    """The JSONL line of a finished cell: what ran (key, names, configuration, versions, device)
+    and what came out (metrics of its one run, loss curve, time, memory)."""
+    run = record["per_run"][0]
+    metrics = {k: v for k, v in run.items()
+               if k.startswith(("test_", "val_", "train_")) and isinstance(v, (int, float))}
+    return {
+        "key": cell.key, "method": cell.method, "dataset": record["dataset"],
+        "task": (record["config"].get("protocol") or {}).get("task") or cell.task or "node",
+        "split": record["split"], "seed": cell.seed, "metrics": metrics,
+        **{k: run[k] for k in RUN_FIELDS if k in run},
+        "seconds": seconds, "seconds_per_epoch": record.get("seconds_per_epoch"),
+        "peak_rss_mb": record.get("peak_rss_mb"), "config": record["config"],
+        "versions": record["versions"], "device": record.get("device"),
+        "threads": record.get("threads"), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
+def run_grid(config, results, root=None, mirror=None, device="auto", progress=True,
+             echo=print, plots: bool = True) -> dict:
+    """Run every unfinished cell of the grid file ``config``; results go to
+    ``results/results.jsonl`` (one line per cell), ``results/leaderboard.md`` and
+    ``results/plots/``. Everything is validated first (names, hyperparameters, the results
+    folder and file), so a bad grid fails before any training. Returns ``{'ran', 'skipped',
+    'total', 'leaderboard'}``."""
+    grid = load_grid(config)
+    store = ResultStore(results)
+    store.check_writable()
+    finished = store.finished_keys()
+    store.write_meta({"name": grid.name, "config": str(grid.path.resolve()),
+                      "published": str(grid.published) if grid.published else None})
+    todo = [c for c in grid.cells if c.key not in finished]
+    echo(f"{grid.name}: {len(grid.cells)} cells, {len(grid.cells) - len(todo)} already "
+         f"finished in {store.path}, {len(todo)} to run")
+    bar = tqdm(total=len(grid.cells), initial=len(grid.cells) - len(todo), desc=grid.name,
+               disable=not progress, position=0)
+    embeddings_by_group: dict = {}
+    try:
+        for cell in todo:
+            embeddings: dict = {}
+            start = time.perf_counter()
+            record = run_pretrain(cell.method, cell.dataset, split=cell.split, runs=[cell.seed],
+                                  epochs=cell.epochs, root=root, mirror=mirror, device=device,
+                                  overrides=cell.overrides, progress=progress,
+                                  echo=lambda *a, **k: None, task=cell.task,
+                                  embeddings=embeddings)
+            line = cell_record(cell, record, time.perf_counter() - start)
+            store.append(line)
+            group = (cell.method, line["dataset"])
+            if embeddings and group not in embeddings_by_group:
+                embeddings_by_group[group] = (embeddings, cell.seed)
+            shown = ", ".join(f"{k} {100 * v:.2f}" for k, v in line["metrics"].items()
+                              if k.startswith("test_"))
+            bar.update(1)
+            (tqdm.write if progress else echo)(
+                f"done {cell.label()}: {shown} ({line['seconds']:.1f} s, peak "
+                f"{peak_rss_mb():.0f} MiB)")
+    finally:
+        bar.close()
+    summary = report(results, published=grid.published, title=grid.name, plots=plots,
+                     embeddings=embeddings_by_group, echo=echo)
+    return {"ran": len(todo), "skipped": len(grid.cells) - len(todo), "total": len(grid.cells),
+            **summary}
+
+
+def report(results, published=None, title: str | None = None, plots: bool = True,
+           embeddings: dict | None = None, echo=print) -> dict:
+    """(Re-)render ``leaderboard.md`` and, with matplotlib, ``plots/`` from
+    ``results/results.jsonl``: loss curves per dataset and ours-vs-published bars (t-SNE plots
+    are drawn by :func:`run_grid` only, from embeddings it does not store). ``published`` and
+    ``title`` default to those of the grid that wrote the folder (``results/grid.json``)."""
+    store = ResultStore(results)
+    records = store.load(repair=False)
+    if not records:
+        raise FileNotFoundError(f"no finished runs in {str(store.path)!r}")
+    meta = store.read_meta()  # the grid's name and published file, as run_grid saw them
+    published_numbers = load_published(published or meta.get("published"))
+    text = render(records, published_numbers,
+                  title=title or meta.get("name") or f"Leaderboard: {store.folder.name}")
+    out = store.folder / "leaderboard.md"
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(out)
+    written = [out]
+    if plots:
+        written += _plots(records, store.folder / "plots", published_numbers, embeddings or {})
+    echo(f"wrote {', '.join(str(p) for p in written[:3])}"
+         + (f" and {len(written) - 3} more" if len(written) > 3 else ""))
+    return {"leaderboard": str(out), "files": [str(p) for p in written]}
+
+
+def _plots(records, folder: Path, published: dict, embeddings: dict) -> list:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return []
+    from .plots import plot_embedding_tsne, plot_loss_curves, plot_ours_vs_published
+    written = []
+    by_dataset: dict = {}
+    for r in records:
+        by_dataset.setdefault(r["dataset"], []).append(r)
+    for dataset, group in sorted(by_dataset.items()):
+        if any(r.get("loss_curve") for r in group):
+            written.append(plot_loss_curves(group, folder / f"loss_{_slug(dataset)}.png",
+                                            title=f"training loss, {dataset}"))
+    rows = comparison_rows(records, published)
+    if rows:
+        written.append(plot_ours_vs_published(rows, folder / "ours_vs_published.png"))
+    for (method, dataset), (emb, seed) in sorted(embeddings.items()):
+        name = f"tsne_{_slug(method)}_{_slug(dataset)}_seed{seed}.png"
+        written.append(plot_embedding_tsne(emb["z"], emb["y"], folder / name, seed=seed,
+                                           title=f"{method} on {dataset}, seed {seed}").path)
+    return written
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-." else "-" for c in str(text).lower())

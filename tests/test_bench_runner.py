@@ -1,0 +1,174 @@
+"""The benchmark runner: grid validation, resumable cells, the JSONL store, the leaderboard."""
+import json
+from pathlib import Path
+
+import pytest
+
+from graphssl.bench import pretrain as pretrain_module
+from graphssl.bench import runner as runner_module
+from graphssl.bench.grid import GridError, load_grid
+from graphssl.bench.pretrain import resolve_runs, run_pretrain
+from graphssl.bench.results import FORMAT, ResultsError, ResultStore, stable_view
+from graphssl.bench.runner import report, run_grid
+from graphssl.cli import main
+
+GRID = """\
+name: small
+grids:
+  - methods: [dgi, grace]
+    datasets: [csbm]
+    seeds: [0, 1]
+    epochs: 2
+    per_method:
+      grace: {model: {projection_dim: 16}}
+"""
+
+
+def write(tmp_path, text, name="grid.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_grid_expands_to_keyed_cells(tmp_path):
+    grid = load_grid(write(tmp_path, GRID))
+    assert [(c.method, c.dataset, c.seed) for c in grid.cells] == [
+        ("dgi", "CSBM", 0), ("dgi", "CSBM", 1), ("grace", "CSBM", 0), ("grace", "CSBM", 1)]
+    assert len({c.key for c in grid.cells}) == 4
+    grace = grid.cells[2]
+    assert grace.config["model"]["projection_dim"] == 16 and grace.epochs == 2
+    # the key covers the configuration: another override is another cell
+    other = load_grid(write(tmp_path, GRID.replace("16", "32"), "other.yaml"))
+    assert other.cells[2].key != grace.key and other.cells[0].key == grid.cells[0].key
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("[dgi, grace]", "[dgi, grcae]"), r"grid.yaml:3: unknown method 'grcae'\. Did you mean: grace"),
+    (("[csbm]", "[Coraa]"), r"grid.yaml:4: unknown dataset 'Coraa'\. Did you mean: Cora"),
+    (("projection_dim", "projection_dims"),
+     r"grid.yaml:8: method 'grace' does not accept the hyperparameter 'projection_dims'\. "
+     r"Did you mean: projection_dim"),
+    (("epochs: 2", "epochs: 0"), r"grid.yaml:6: epochs must be a positive integer"),
+    (("seeds: [0, 1]", "seeds: [0, -1]"), r"grid.yaml:5: seeds are run ids"),
+    (("    epochs: 2\n", "    epochs: 2\n    set: {train: {lrate: 0.1}}\n"),
+     r"unknown training setting 'lrate'"),
+    (("    epochs: 2\n", "    epoch: 2\n"), r"grid.yaml:6: unknown grid key 'epoch'"),
+    (("[csbm]", "[MUTAG]"), None),  # node-level methods on a graph dataset are fine
+    (("[dgi, grace]", "[graphcl]"), r"graphcl learns graph-level representations"),
+])
+def test_bad_grids_fail_before_training_with_line_and_close_matches(tmp_path, edit, message):
+    text = GRID.replace(*edit)
+    if "graphcl" in text:
+        text = text.replace("    per_method:\n      grace: {model: {projection_dim: 16}}\n", "")
+    if message is None:
+        load_grid(write(tmp_path, text))
+        return
+    with pytest.raises(GridError, match=message):
+        load_grid(write(tmp_path, text))
+
+
+def test_resolve_runs_and_a_single_run_equals_that_run_of_a_full_protocol():
+    assert resolve_runs(None, 3) == [0, 1, 2] and resolve_runs(2, 5) == [0, 1]
+    assert resolve_runs([4, 1], 5) == [4, 1]
+    for bad in (0, [], [1, 1], [-1], "2", [True]):
+        with pytest.raises(ValueError, match="runs must be"):
+            resolve_runs(bad, 3)
+    quiet = dict(epochs=2, progress=False, echo=lambda *a: None)
+    full = run_pretrain("dgi", "csbm", runs=3, **quiet)
+    one = run_pretrain("dgi", "csbm", runs=[2], **quiet)
+    assert one["per_run"][0]["test_acc"] == full["per_run"][2]["test_acc"]
+    assert one["per_run"][0]["loss_curve"] == full["per_run"][2]["loss_curve"]
+    assert one["config"]["protocol"]["run_ids"] == [2]
+
+
+class Interrupt(BaseException):
+    pass
+
+
+def test_interrupted_grid_resumes_without_recomputing_and_matches_an_uninterrupted_run(
+        tmp_path, monkeypatch):
+    grid = write(tmp_path, GRID)
+    run_grid(grid, tmp_path / "straight", progress=False, echo=lambda *a: None, plots=False)
+
+    calls = []
+    real = pretrain_module.run_pretrain
+
+    def counting(*args, **kwargs):
+        calls.append((args[0], kwargs["runs"]))
+        if len(calls) == 3:  # Ctrl-C in the middle of the third cell
+            raise Interrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner_module, "run_pretrain", counting)
+    with pytest.raises(Interrupt):
+        run_grid(grid, tmp_path / "resumed", progress=False, echo=lambda *a: None, plots=False)
+    store = ResultStore(tmp_path / "resumed")
+    assert len(store.load()) == 2  # the two finished cells, nothing half-written
+    calls.clear()
+    out = run_grid(grid, tmp_path / "resumed", progress=False, echo=lambda *a: None,
+                   plots=False)
+    assert calls == [("grace", [0]), ("grace", [1])]  # finished cells were not recomputed
+    assert out == {**out, "ran": 2, "skipped": 2, "total": 4}
+    straight = ResultStore(tmp_path / "straight").load()
+    resumed = store.load()
+    assert [stable_view(r) for r in resumed] == [stable_view(r) for r in straight]
+    assert resumed[0]["loss_curve"] and resumed[0]["metrics"]["test_acc"] > 0
+    # a rerun of a finished grid runs nothing
+    calls.clear()
+    assert run_grid(grid, tmp_path / "resumed", progress=False, echo=lambda *a: None,
+                    plots=False)["ran"] == 0 and calls == []
+
+
+def test_store_drops_a_half_written_line_and_refuses_other_versions(tmp_path):
+    store = ResultStore(tmp_path)
+    store.append({"key": "a", "x": 1})
+    with open(store.path, "a") as f:
+        f.write('{"format": "graphssl-bench", "version": 1, "key": "b", "x"')  # crash
+    assert [r["key"] for r in store.load()] == ["a"]
+    assert store.path.read_text().endswith("}\n")  # the tail was truncated
+    store.append({"key": "c"})
+    assert [r["key"] for r in store.load()] == ["a", "c"]
+    store.path.write_text(json.dumps({"format": FORMAT, "version": 99, "key": "a"}) + "\n")
+    with pytest.raises(ResultsError, match="version 99.*Use a new results folder"):
+        store.load()
+    store.path.write_text('{"other": 1}\n')
+    with pytest.raises(ResultsError, match="not a graphssl benchmark results file"):
+        store.load()
+
+
+def test_unwritable_results_folder_fails_before_training(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setattr(runner_module, "run_pretrain", lambda *a, **k: pytest.fail("trained"))
+    with pytest.raises(ResultsError, match="not writable"):
+        run_grid(write(tmp_path, GRID), blocker / "results", progress=False,
+                 echo=lambda *a: None)
+
+
+def test_cli_bench_and_report(tmp_path, capsys):
+    grid = write(tmp_path, GRID.replace("seeds: [0, 1]", "seeds: [0]"))
+    published = write(tmp_path, "dgi:\n  csbm: {mean: 50.0, source: 'a test'}\n", "pub.yaml")
+    text = grid.read_text().replace("name: small\n", f"name: small\npublished: {published}\n")
+    grid.write_text(text)
+    results = tmp_path / "res"
+    assert main(["bench", str(grid), "--results", str(results), "--quiet"]) == 0
+    board = (results / "leaderboard.md").read_text()
+    assert "| dgi | CSBM | node / random | accuracy |" in board and "a test" in board
+    assert (results / "plots" / "loss_csbm.png").read_bytes()[:4] == b"\x89PNG"
+    assert (results / "plots" / "tsne_dgi_csbm_seed0.png").exists()
+    (results / "leaderboard.md").unlink()
+    assert main(["report", str(results), "--no-plots"]) == 0  # the grid's published file
+    assert (results / "leaderboard.md").read_text() == board
+    assert main(["report", str(tmp_path / "empty")]) == 2
+    assert "no finished runs" in capsys.readouterr().err
+    bad = write(tmp_path, GRID.replace("[dgi, grace]", "[dgii]"), "bad.yaml")
+    assert main(["bench", str(bad), "--results", str(results), "--quiet"]) == 2
+    assert "unknown method 'dgii'" in capsys.readouterr().err
+
+
+def test_shipped_grids_are_valid():
+    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "configs"
+    grids = sorted(folder.glob("*.yaml"))
+    assert grids, "benchmarks/configs/ has no grid"
+    for path in grids:
+        assert load_grid(path).cells
