@@ -127,8 +127,13 @@ def _plots(records, folder: Path, published: dict, embeddings: dict) -> list:
         written.append(plot_ours_vs_published(rows, folder / "ours_vs_published.png"))
     for (method, dataset), (emb, seed) in sorted(embeddings.items()):
         name = f"tsne_{_slug(method)}_{_slug(dataset)}_seed{seed}.png"
-        written.append(plot_embedding_tsne(emb["z"], emb["y"], folder / name, seed=seed,
-                                           title=f"{method} on {dataset}, seed {seed}").path)
+        # standardised per dimension, as the probes see them: raw embeddings are often
+        # dominated by one large shared direction, which t-SNE then draws as a thin curve
+        z = emb["z"].double()
+        z = (z - z.mean(0)) / z.std(0).clamp_min(1e-12)
+        written.append(plot_embedding_tsne(z, emb["y"], folder / name, seed=seed,
+                                           title=f"{method} on {dataset}, seed {seed} "
+                                                 f"(standardised embeddings)").path)
     return written
 
 
