@@ -210,3 +210,17 @@ def test_set_overrides_the_shipped_configuration(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["pretrain", "--method", "grace", "--dataset", "csbm", "--set", "hidden=3"])
     assert "SECTION.KEY=VALUE" in capsys.readouterr().err
+
+
+def test_clustering_with_the_methods_own_assignments(tmp_path):
+    out = tmp_path / "dec.json"
+    assert main(["pretrain", "--method", "dec", "--dataset", "csbm", "--task", "cluster",
+                 "--epochs", "3", "--runs", "1", "--quiet", "--out", str(out),
+                 "--set", "model.warmup_epochs=1", "--set", "model.num_clusters=5",
+                 "--set", "protocol.cluster.assignments=method"]) == 0
+    record = json.loads(out.read_text())
+    assert "predict_clusters" in record["probe"]["kind"]
+    assert 0 <= record["test_acc_mean"] <= 1 and 0 <= record["test_nmi_mean"] <= 1
+    assert main(["pretrain", "--method", "dgi", "--dataset", "csbm", "--task", "cluster",
+                 "--epochs", "1", "--runs", "1", "--quiet",
+                 "--set", "protocol.cluster.assignments=method"]) == 2

@@ -10,7 +10,7 @@ import torch
 import torch_geometric.transforms as T
 
 from ..data import get_split, load_dataset
-from ..evaluate import cluster, linear_probe
+from ..evaluate import cluster, linear_probe, score_clusters
 from ..methods import build_method, get_method
 from ..sparse import to_sparse_features
 from ..train import Trainer, seed_everything
@@ -130,6 +130,11 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
         dataset_obj.transform = T.NormalizeFeatures()
     probe_cfg = dict(protocol.get("probe") or {})
     cluster_cfg = dict(protocol.get("cluster") or {})  # cluster(): n_init, normalize
+    # 'kmeans' (on the embeddings) or 'method' (the method's own predict_clusters: DEC, DMoN)
+    assignments = cluster_cfg.pop("assignments", "kmeans")
+    if task == "cluster" and assignments not in ("kmeans", "method"):
+        raise ValueError(f"protocol.cluster.assignments must be 'kmeans' or 'method', got "
+                         f"{assignments!r}")
     protocol["task"] = task
     dev = resolve_device(device)
     data = dataset_obj[0].to(dev)
@@ -151,7 +156,13 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
         z = model.embed(data).cpu()
         if embeddings is not None:
             embeddings.update(z=z, y=y)
-        if task == "cluster":
+        if task == "cluster" and assignments == "method":
+            if not hasattr(model, "predict_clusters"):
+                raise ValueError(f"{method} has no clusters of its own (predict_clusters); use "
+                                 f"protocol.cluster.assignments: kmeans")
+            scores = score_clusters(y, model.predict_clusters(data).cpu())
+            probe = {f"test_{k}": v for k, v in scores.items()}
+        elif task == "cluster":
             probe = {f"test_{k}": v for k, v in cluster(z, y, seed=run, **cluster_cfg).items()}
         else:
             probe = linear_probe(z, y, get_split(dataset_obj, split, run), **probe_cfg)
@@ -167,8 +178,10 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
     if task == "cluster":
         return _record(method, spec, "all nodes", runs, results, pretrain_seconds, epochs_run,
                        config, dev, echo,
-                       probe={"kind": "k-means on frozen embeddings, 10 restarts, k = number "
-                                      "of classes", **cluster_cfg},
+                       probe={"kind": "the method's own cluster assignments "
+                                      "(predict_clusters)"} if assignments == "method" else
+                       {"kind": "k-means on frozen embeddings, 10 restarts, k = number "
+                                "of classes", **cluster_cfg},
                        metrics=(("acc", "clustering ACC"), ("nmi", "NMI"), ("ari", "ARI")))
     return _record(method, spec, split, runs, results, pretrain_seconds, epochs_run, config,
                    dev, echo, probe={"kind": "logistic regression, L2 strength chosen on the "

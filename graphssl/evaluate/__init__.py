@@ -1,10 +1,10 @@
 """Evaluation of frozen embeddings."""
-from .clustering import cluster, clustering_accuracy
+from .clustering import cluster, clustering_accuracy, score_clusters
 from .graph_cls import svm_cross_validation
 from .knn import knn_probe
 from .linear import linear_probe
 from .link_prediction import EdgeSplit, LinkSplit, link_prediction_scores, split_edges
 
-__all__ = ["linear_probe", "knn_probe", "cluster", "clustering_accuracy",
+__all__ = ["linear_probe", "knn_probe", "cluster", "clustering_accuracy", "score_clusters",
            "svm_cross_validation",
            "split_edges", "link_prediction_scores", "LinkSplit", "EdgeSplit"]

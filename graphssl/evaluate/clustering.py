@@ -21,6 +21,15 @@ def clustering_accuracy(y_true, y_pred) -> float:
     return float(counts[rows, cols].sum() / len(y_true))
 
 
+def score_clusters(y, pred) -> dict:
+    """``{'acc', 'nmi', 'ari'}`` of predicted cluster ids ``pred`` against classes ``y``."""
+    y, pred = as_numpy(y).reshape(-1), as_numpy(pred).reshape(-1)
+    if len(y) != len(pred):
+        raise ValueError(f"{len(pred)} cluster ids for {len(y)} labels")
+    return {"acc": clustering_accuracy(y, pred), "nmi": float(normalized_mutual_info_score(y, pred)),
+            "ari": float(adjusted_rand_score(y, pred))}
+
+
 def cluster(z, y, n_clusters: int | None = None, n_init: int = 10, seed: int = 0,
             normalize: bool = True) -> dict:
     """k-means with ``n_init`` restarts (default ``n_clusters``: the number of classes).
@@ -34,5 +43,4 @@ def cluster(z, y, n_clusters: int | None = None, n_init: int = 10, seed: int = 0
     if normalize:
         z = l2_normalize(z)
     pred = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=seed).fit_predict(z)
-    return {"acc": clustering_accuracy(y, pred), "nmi": float(normalized_mutual_info_score(y, pred)),
-            "ari": float(adjusted_rand_score(y, pred))}
+    return score_clusters(y, pred)
