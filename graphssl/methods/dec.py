@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -136,9 +137,14 @@ class DECClustering(GraphAutoEncoder):
     @torch.no_grad()
     def predict_clusters(self, data) -> Tensor:
         """Each node's most likely cluster ``[N]`` (argmax of ``Q``; eval mode, the training mode
-        is restored). The centres must be initialised (train past ``warmup_epochs`` steps, or
-        call :meth:`init_centers`)."""
-        self._require_centers()
+        is restored). If training stopped before the warm-up ended, the centres are first
+        initialised from these embeddings by k-means (what the warm-up's end would do), with a
+        warning."""
+        if not bool(self.centers_initialized):
+            warnings.warn(f"DEC trained fewer than warmup_epochs={self.warmup_epochs} steps: its "
+                          f"centres are initialised now by k-means on these embeddings",
+                          stacklevel=2)
+            self.init_centers(data, torch.Generator().manual_seed(0))
         was_training = self.training
         self.eval()
         try:
@@ -182,12 +188,6 @@ class DECClustering(GraphAutoEncoder):
         if num_nodes < self.num_clusters:
             raise ValueError(f"num_clusters={self.num_clusters} is larger than the number of "
                              f"nodes ({num_nodes}): lower num_clusters")
-
-    def _require_centers(self) -> None:
-        if not bool(self.centers_initialized):
-            raise RuntimeError(f"the cluster centres are not initialised yet: train for more "
-                               f"than warmup_epochs={self.warmup_epochs} steps, or call "
-                               f"init_centers(data)")
 
     def _init_centers(self, z: Tensor, generator: torch.Generator | None) -> Tensor:
         centers = self.dec.init_centers(z.detach(), generator=generator, n_init=self.n_init)
