@@ -27,7 +27,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 
 import torch
 import torch_geometric.transforms as T
@@ -35,6 +34,7 @@ from torch_geometric.nn import DeepGraphInfomax
 
 from graphssl.bench.config import method_config
 from graphssl.bench.environment import peak_rss_mb, versions
+from graphssl.bench.peers import time_interleaved
 from graphssl.data import load_dataset
 from graphssl.methods import DGI, build_method
 from graphssl.sparse import to_sparse_features
@@ -93,6 +93,7 @@ def dgi_pair(data):
     peer = DeepGraphInfomax(512, encoder=encoder,
                             summary=lambda z, *args, **kwargs: torch.sigmoid(z.mean(dim=0)),
                             corruption=corruption)
+    encoder.load_state_dict(ours.encoder.state_dict())  # PyG's constructor re-initialises it
     opt_ours = torch.optim.Adam(ours.parameters(), lr=1e-3)
     opt_peer = torch.optim.Adam(peer.parameters(), lr=1e-3)
     gen_ours = torch.Generator().manual_seed(0)
@@ -116,20 +117,6 @@ def build_cases(data):
             "grace_dense_features": grace_step_fn(data, sparse=False),
             "grace_floor_similarities": grace_floor_fn(data),
             "dgi": dgi_ours, "pyg_deep_graph_infomax": dgi_peer}
-
-
-def time_interleaved(cases, rounds, per_round, warmup):
-    for step in cases.values():
-        for _ in range(warmup):
-            step()
-    times = {name: [] for name in cases}
-    for _ in range(rounds):
-        for name, step in cases.items():
-            start = time.perf_counter()
-            for _ in range(per_round):
-                step()
-            times[name].append((time.perf_counter() - start) / per_round)
-    return times
 
 
 def memory_of(case, args):

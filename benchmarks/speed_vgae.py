@@ -22,10 +22,10 @@ import torch
 from torch_geometric.nn import VGAE as PyGVGAE
 
 from graphssl.bench.environment import versions
+from graphssl.bench.peers import time_interleaved
 from graphssl.data import load_dataset
 from graphssl.evaluate import split_edges
 from graphssl.methods import VGAE
-from speed_foundation import time_interleaved  # this folder's shared timing loop
 
 
 def main():

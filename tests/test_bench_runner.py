@@ -3,13 +3,14 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from graphssl.bench import pretrain as pretrain_module
 from graphssl.bench import runner as runner_module
 from graphssl.bench.grid import GridError, load_grid
 from graphssl.bench.pretrain import resolve_runs, run_pretrain
 from graphssl.bench.results import FORMAT, ResultsError, ResultStore, stable_view
-from graphssl.bench.runner import report, run_grid
+from graphssl.bench.runner import run_grid
 from graphssl.cli import main
 
 GRID = """\
@@ -172,3 +173,33 @@ def test_shipped_grids_are_valid():
     assert grids, "benchmarks/configs/ has no grid"
     for path in grids:
         assert load_grid(path).cells
+
+
+@pytest.mark.parametrize("method", ["dgi", "gae", "vgae"])
+def test_peer_timing_uses_the_same_encoder_weights(method):
+    from graphssl.bench.config import method_config
+    from graphssl.bench.peers import PEERS, peer_timing
+    from graphssl.data import csbm_graph
+
+    data = csbm_graph(num_nodes=200, seed=0)
+    config = method_config(method, "Cora")
+    ours, peer, peer_loss, name = PEERS[method](data, config)
+    ours_params = dict(ours.encoder.named_parameters())
+    for key, value in peer.encoder.named_parameters():
+        assert torch.equal(value, ours_params[key])  # same starting weights
+    assert torch.isfinite(peer_loss())
+    out = peer_timing(method, data, config, rounds=1, per_round=1, warmup=0)
+    assert out["peer"] == name and out["ratio"] > 0
+    assert peer_timing("grace", data, config) is None
+
+
+def test_grid_with_peers_shows_the_ratio(tmp_path):
+    grid = write(tmp_path, GRID.replace("seeds: [0, 1]", "seeds: [0]").replace(
+        "    epochs: 2\n", "    epochs: 2\n    peers: true\n"))
+    run_grid(grid, tmp_path / "res", progress=False, echo=lambda *a: None, plots=False)
+    records = ResultStore(tmp_path / "res").load()
+    dgi = next(r for r in records if r["method"] == "dgi")
+    assert dgi["peer"]["peer"] == "torch_geometric.nn.DeepGraphInfomax"
+    assert "peer" not in next(r for r in records if r["method"] == "grace")
+    board = (tmp_path / "res" / "leaderboard.md").read_text()
+    assert "(torch_geometric.nn.DeepGraphInfomax)" in board

@@ -14,7 +14,8 @@ from ..methods import METHODS
 from .config import SECTIONS, config_hash, deep_update, method_config
 
 TASKS = ("node", "cluster", "link", "graph", "transfer")
-GRID_KEYS = ("methods", "datasets", "seeds", "splits", "tasks", "epochs", "set", "per_method")
+GRID_KEYS = ("methods", "datasets", "seeds", "splits", "tasks", "epochs", "set", "per_method",
+             "peers")
 TOP_KEYS = ("name", "description", "grids", "published")
 
 
@@ -34,6 +35,9 @@ class Cell:
     task: str | None = None
     epochs: int | None = None
     overrides: dict = field(default_factory=dict, compare=False, hash=False)
+    #: time the peer library's implementation next to ours (graphssl.bench.peers); not part of
+    #: the key: it adds a timing, not a result
+    peers: bool = field(default=False, compare=False)
 
     @property
     def config(self) -> dict:
@@ -125,6 +129,7 @@ def load_grid(path) -> Grid:
             set: {train: {lr: 0.001}}     # optional: overrides for every method
             per_method:                   # optional: overrides for one method
               grace: {model: {temperature: 0.5}}
+            peers: true                   # optional: time PyG's DGI / GAE / VGAE next to ours
     """
     from ..data import UnknownDatasetError, dataset_spec
 
@@ -195,6 +200,9 @@ def load_grid(path) -> Grid:
         if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int)
                                    or epochs < 1):
             fail(at + ("epochs",), f"epochs must be a positive integer, got {epochs!r}")
+        peers = grid.get("peers", False)
+        if not isinstance(peers, bool):
+            fail(at + ("peers",), f"peers must be true or false, got {peers!r}")
         common = grid.get("set") or {}
         per_method = grid.get("per_method") or {}
         for m in per_method:
@@ -210,7 +218,8 @@ def load_grid(path) -> Grid:
                 for split in splits:
                     for task in tasks:
                         for seed in seeds:
-                            cells.append(Cell(m, d, seed, split, task, epochs, overrides))
+                            cells.append(Cell(m, d, seed, split, task, epochs, overrides,
+                                              peers))
     keys = [c.key for c in cells]
     if len(set(keys)) != len(keys):
         raise GridError(f"{path}: the grids list the same cell twice; remove the duplicate")

@@ -45,6 +45,8 @@ def aggregate(records) -> list[dict]:
     for (method, dataset, task, split), group in groups.items():
         seeds = sorted(r["seed"] for r in group)
         spe, _ = _mean_std([r.get("seconds_per_epoch") for r in group])
+        peer, _ = _mean_std([(r.get("peer") or {}).get("ratio") for r in group])
+        peer_name = next((r["peer"]["peer"] for r in group if r.get("peer")), None)
         peak = max((r.get("peak_rss_mb") or 0.0) for r in group)
         for metric, label in METRICS:
             mean, std = _mean_std([r["metrics"].get(f"test_{metric}") for r in group])
@@ -52,7 +54,8 @@ def aggregate(records) -> list[dict]:
                 continue
             rows.append({"method": method, "dataset": dataset, "task": task, "split": split,
                          "metric": metric, "label": label, "mean": mean, "std": std,
-                         "seeds": seeds, "seconds_per_epoch": spe, "peak_rss_mb": peak})
+                         "seeds": seeds, "seconds_per_epoch": spe, "peak_rss_mb": peak,
+                         "peer_ratio": peer, "peer": peer_name})
     return rows
 
 
@@ -72,10 +75,12 @@ def render(records, published: dict | None = None, title: str = "Leaderboard") -
     rows = with_published(aggregate(records), published or {})
     lines = [f"# {title}", "",
              f"{len(records)} runs. Ours: mean ± population std over seeds, in percent; diff = "
-             f"ours − published. Re-render with `graphssl report RESULTS_DIR`.", "",
+             f"ours − published; × peer: our seconds per epoch over the peer library's "
+             f"implementation (same encoder and graph, interleaved timing); peak MiB: the "
+             f"process's peak so far. Re-render with `graphssl report RESULTS_DIR`.", "",
              "| method | dataset | task / split | metric | ours | seeds | published | diff | "
-             "s / epoch | peak MiB | source |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "s / epoch | × peer | peak MiB | source |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in sorted(rows, key=lambda r: (r["dataset"], r["task"] or "", r["metric"],
                                          r["method"])):
         ours = f"{100 * r['mean']:.2f} ± {100 * r['std']:.2f}"
@@ -83,9 +88,10 @@ def render(records, published: dict | None = None, title: str = "Leaderboard") -
         diff = "—" if r["published"] is None else f"{100 * r['mean'] - r['published']:+.2f}"
         spe = "—" if r["seconds_per_epoch"] is None else f"{r['seconds_per_epoch']:.3f}"
         where = " / ".join(str(x) for x in (r["task"], r["split"]) if x)
+        peer = "—" if r["peer_ratio"] is None else f"{r['peer_ratio']:.2f} ({r['peer']})"
         lines.append(f"| {r['method']} | {r['dataset']} | {where} | {r['label']} | {ours} | "
-                     f"{len(r['seeds'])} | {pub} | {diff} | {spe} | {r['peak_rss_mb']:.0f} | "
-                     f"{r['source'] or ''} |")
+                     f"{len(r['seeds'])} | {pub} | {diff} | {spe} | {peer} | "
+                     f"{r['peak_rss_mb']:.0f} | {r['source'] or ''} |")
     return "\n".join(lines) + "\n"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 FORMAT = "graphssl-bench"
 VERSION = 1
 #: fields that differ between two runs of the same cell (timing, memory, machine state)
-VOLATILE = ("seconds", "seconds_per_epoch", "peak_rss_mb", "finished_at", "threads")
+VOLATILE = ("seconds", "seconds_per_epoch", "peak_rss_mb", "finished_at", "threads", "peer")
 
 
 class ResultsError(RuntimeError):

@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 from .environment import peak_rss_mb
 from .grid import Cell, load_grid
 from .leaderboard import comparison_rows, load_published, render
+from .peers import PEERS, peer_timing
 from .pretrain import run_pretrain
 from .results import ResultStore
 
@@ -54,6 +55,7 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
     bar = tqdm(total=len(grid.cells), initial=len(grid.cells) - len(todo), desc=grid.name,
                disable=not progress, position=0)
     embeddings_by_group: dict = {}
+    timed = {(r["method"], r["dataset"]) for r in store.load() if r.get("peer")}
     try:
         for cell in todo:
             embeddings: dict = {}
@@ -64,8 +66,11 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
                                   echo=lambda *a, **k: None, task=cell.task,
                                   embeddings=embeddings)
             line = cell_record(cell, record, time.perf_counter() - start)
-            store.append(line)
             group = (cell.method, line["dataset"])
+            if cell.peers and group not in timed and cell.method in PEERS:
+                line["peer"] = _peer_timing(cell, record, root, mirror)
+                timed.add(group)
+            store.append(line)
             if embeddings and group not in embeddings_by_group:
                 embeddings_by_group[group] = (embeddings, cell.seed)
             shown = ", ".join(f"{k} {100 * v:.2f}" for k, v in line["metrics"].items()
@@ -80,6 +85,21 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
                      embeddings=embeddings_by_group, echo=echo)
     return {"ran": len(todo), "skipped": len(grid.cells) - len(todo), "total": len(grid.cells),
             **summary}
+
+
+def _peer_timing(cell: Cell, record: dict, root, mirror) -> dict | None:
+    """Time the peer implementation on the cell's graph, prepared as the protocol prepared it
+    (row-normalised features where the configuration says so); node-level datasets only."""
+    import torch_geometric.transforms as T
+
+    from ..data import load_dataset
+    dataset = load_dataset(cell.dataset, root=root, mirror=mirror)
+    if dataset.spec.task != "node":
+        return None
+    config = record["config"]
+    if config["data"].get("normalize_features"):
+        dataset.transform = T.NormalizeFeatures()
+    return peer_timing(cell.method, dataset[0], config)
 
 
 def report(results, published=None, title: str | None = None, plots: bool = True,
