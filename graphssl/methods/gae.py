@@ -81,14 +81,20 @@ def dense_recon_loss(z: Tensor, edge_index: Tensor, batch=None) -> Tensor:
         raise ValueError("reconstruction='dense' scores every node pair of one graph; this is a "
                          "batch of several graphs: use reconstruction='sampled'")
     n = z.size(0)
-    target = torch.zeros(n, n, dtype=z.dtype, device=z.device)
-    target[edge_index[0], edge_index[1]] = 1.0
-    target.fill_diagonal_(1.0)
-    positives = target.sum()
+    # the non-zeros of A + I, each pair once
+    loops = torch.arange(n, device=z.device)
+    pairs = torch.unique(torch.cat([edge_index[0] * n + edge_index[1], loops * n + loops]))
+    positives = pairs.numel()
     pos_weight = (n * n - positives) / positives
     norm = n * n / (2.0 * (n * n - positives))
     logits = z @ z.t()
-    return norm * F.binary_cross_entropy_with_logits(logits, target, pos_weight=pos_weight)
+    # weighted BCE without a dense target: with softplus(-x) = softplus(x) - x,
+    # sum_ij [w t log(1 + e^-x) + (1 - t) log(1 + e^x)]
+    #   = sum_ij softplus(x_ij) + sum_pos [(w - 1) softplus(x) - w x]
+    x_pos = logits.view(-1)[pairs]
+    total = F.softplus(logits).sum() + ((pos_weight - 1.0) * F.softplus(x_pos)
+                                        - pos_weight * x_pos).sum()
+    return norm * total / (n * n)
 
 
 def positive_edges(batch, method: str) -> Tensor:
