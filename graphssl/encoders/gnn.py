@@ -221,12 +221,18 @@ class SAGEEncoder(GNNEncoder):
 
 
 class GINEncoder(GNNEncoder):
-    """GIN layers (Xu et al., ICLR 2019), each with a 2-layer MLP."""
+    """GIN layers (Xu et al., ICLR 2019), each with a 2-layer MLP: ``Linear -> ReLU -> Linear``
+    by default; ``mlp_batch_norm=True`` adds batch normalisation after the first linear layer
+    and ``mlp_activation`` chooses its activation (GraphMAE's GIN: batch norm and PReLU)."""
 
-    def init_conv(self, in_channels, out_channels, train_eps: bool = False, **kwargs):
-        mlp = nn.Sequential(nn.Linear(in_channels, out_channels), nn.ReLU(),
-                            nn.Linear(out_channels, out_channels))
-        return GINConv(mlp, train_eps=train_eps, **kwargs)
+    def init_conv(self, in_channels, out_channels, train_eps: bool = False,
+                  mlp_batch_norm: bool = False, mlp_activation: str = "relu", **kwargs):
+        layers = [nn.Linear(in_channels, out_channels)]
+        if mlp_batch_norm:  # only then: default checkpoints keep their state-dict keys
+            layers.append(nn.BatchNorm1d(out_channels))
+        layers += [make_activation(mlp_activation, out_channels),
+                   nn.Linear(out_channels, out_channels)]
+        return GINConv(nn.Sequential(*layers), train_eps=train_eps, **kwargs)
 
 
 class EdgeEmbedding(nn.Module):
@@ -293,7 +299,8 @@ class GINEEncoder(GNNEncoder):
     exactly OGB's ``AtomEncoder``: a sum of one embedding per categorical column); each layer
     computes :math:`\mathrm{MLP}\big((1 + \epsilon) h_i + \sum_{j} \mathrm{ReLU}(h_j +
     e_{ji})\big)` with its own edge embedding :math:`e` and a ``Linear -> BatchNorm -> ReLU ->
-    Linear`` MLP of width ``2 * hidden``. Use ``batch_norm=True, act_last=False,
+    Linear`` MLP of width ``2 * hidden`` (``mlp_batch_norm``, ``mlp_activation`` as for
+    :class:`GINEncoder`). Use ``batch_norm=True, act_last=False,
     activation='relu'`` for the papers' stack.
 
     Args:
@@ -319,12 +326,16 @@ class GINEEncoder(GNNEncoder):
         return nn.Linear(in_channels, hidden_channels)
 
     def init_conv(self, in_channels, out_channels, edge_dims=None, edge_channels=None,
-                  train_eps: bool = True, **kwargs):
+                  train_eps: bool = True, mlp_batch_norm: bool = True,
+                  mlp_activation: str = "relu", **kwargs):
         if edge_dims is None and edge_channels is None:
             edge_dims = [5, 6, 2]  # OGB's bond features: type, stereo, conjugation
-        mlp = nn.Sequential(nn.Linear(in_channels, 2 * out_channels),
-                            nn.BatchNorm1d(2 * out_channels), nn.ReLU(),
-                            nn.Linear(2 * out_channels, out_channels))
+        hidden = 2 * out_channels
+        layers = [nn.Linear(in_channels, hidden)]
+        if mlp_batch_norm:
+            layers.append(nn.BatchNorm1d(hidden))
+        layers += [make_activation(mlp_activation, hidden), nn.Linear(hidden, out_channels)]
+        mlp = nn.Sequential(*layers)
         return GINEConvWithEdgeEmbedding(GINEConv(mlp, train_eps=train_eps, **kwargs),
                                          EdgeEmbedding(in_channels, edge_dims, edge_channels))
 
