@@ -30,13 +30,12 @@ import sys
 
 import torch
 import torch_geometric.transforms as T
-from torch_geometric.nn import DeepGraphInfomax
 
 from graphssl.bench.config import method_config
 from graphssl.bench.environment import peak_rss_mb, versions
-from graphssl.bench.peers import time_interleaved
+from graphssl.bench.peers import peer_steps, time_interleaved
 from graphssl.data import load_dataset
-from graphssl.methods import DGI, build_method
+from graphssl.methods import build_method
 from graphssl.sparse import to_sparse_features
 
 
@@ -79,35 +78,7 @@ def grace_floor_fn(data):
 
 def dgi_pair(data):
     """Our DGI and PyG's DeepGraphInfomax sharing one encoder configuration and weights."""
-    torch.manual_seed(0)
-    ours = DGI.from_config(data.num_features)
-    ours_data = to_sparse_features(data)
-    torch.manual_seed(0)
-    encoder = DGI.from_config(data.num_features).encoder
-    encoder.load_state_dict(ours.encoder.state_dict())
-    gen = torch.Generator().manual_seed(0)
-
-    def corruption(x, edge_index):
-        return x[torch.randperm(x.size(0), generator=gen)], edge_index
-
-    peer = DeepGraphInfomax(512, encoder=encoder,
-                            summary=lambda z, *args, **kwargs: torch.sigmoid(z.mean(dim=0)),
-                            corruption=corruption)
-    encoder.load_state_dict(ours.encoder.state_dict())  # PyG's constructor re-initialises it
-    opt_ours = torch.optim.Adam(ours.parameters(), lr=1e-3)
-    opt_peer = torch.optim.Adam(peer.parameters(), lr=1e-3)
-    gen_ours = torch.Generator().manual_seed(0)
-
-    def step_ours():
-        opt_ours.zero_grad(set_to_none=True)
-        ours.loss(ours_data, gen_ours).backward()
-        opt_ours.step()
-
-    def step_peer():
-        opt_peer.zero_grad(set_to_none=True)
-        pos, neg, summary = peer(data.x, data.edge_index)
-        peer.loss(pos, neg, summary).backward()
-        opt_peer.step()
+    step_ours, step_peer, _ = peer_steps("dgi", data, method_config("dgi", "Cora"))
     return step_ours, step_peer
 
 

@@ -19,13 +19,12 @@ import statistics
 import sys
 
 import torch
-from torch_geometric.nn import VGAE as PyGVGAE
 
 from graphssl.bench.environment import versions
-from graphssl.bench.peers import time_interleaved
+from graphssl.bench.config import method_config
+from graphssl.bench.peers import peer_steps, time_interleaved
 from graphssl.data import load_dataset
 from graphssl.evaluate import split_edges
-from graphssl.methods import VGAE
 
 
 def main():
@@ -39,28 +38,9 @@ def main():
     data = load_dataset("Cora", root=args.root, mirror=args.mirror)[0]
     train = split_edges(data, seed=0).train_data
 
-    torch.manual_seed(0)
-    ours = VGAE.from_config(data.num_features, reconstruction="sampled")
-    peer_encoder = VGAE.from_config(data.num_features).encoder
-    peer_encoder.load_state_dict(ours.encoder.state_dict())
-    peer = PyGVGAE(peer_encoder)
-    peer_encoder.load_state_dict(ours.encoder.state_dict())  # PyG's constructor re-initialises
-    opt_ours = torch.optim.Adam(ours.parameters(), lr=0.01)
-    opt_peer = torch.optim.Adam(peer.parameters(), lr=0.01)
-    gen = torch.Generator().manual_seed(0)
-
-    def step_ours():
-        opt_ours.zero_grad(set_to_none=True)
-        ours.loss(train, gen).backward()
-        opt_ours.step()
-
-    def step_peer():
-        opt_peer.zero_grad(set_to_none=True)
-        z = peer.encode(train.x, train.edge_index)
-        loss = peer.recon_loss(z, train.edge_index) + peer.kl_loss() / train.num_nodes
-        loss.backward()
-        opt_peer.step()
-
+    # ours with reconstruction='sampled' (peers.py switches it), PyG's VGAE on a copy of the
+    # same encoder and weights
+    step_ours, step_peer, _ = peer_steps("vgae", train, method_config("vgae", "Cora"))
     cases = {"graphssl_vgae": step_ours, "pyg_vgae": step_peer}
     times = time_interleaved(cases, args.rounds, args.per_round, warmup=3)
     record = {

@@ -86,6 +86,18 @@ def peer_timing(method: str, data, config: dict, rounds: int = 5, per_round: int
     the full graph ``data`` (CPU), one step per epoch."""
     if method not in PEERS:
         return None
+    step_ours, step_peer, peer_name = peer_steps(method, data, config)
+    times = time_interleaved({"ours": step_ours, "peer": step_peer}, rounds, per_round, warmup)
+    return {"peer": peer_name,
+            "ours_seconds_per_epoch": statistics.median(times["ours"]),
+            "peer_seconds_per_epoch": statistics.median(times["peer"]),
+            "ratio": statistics.median(a / b for a, b in zip(times["ours"], times["peer"])),
+            "rounds": rounds, "epochs_per_round": per_round}
+
+
+def peer_steps(method: str, data, config: dict):
+    """``(step_ours, step_peer, peer_name)``: one training step (epoch) of ours and of the peer,
+    from the same weights (seed 0), each with its own Adam at the configuration's rate."""
     torch.manual_seed(0)
     ours, peer, peer_loss, peer_name = PEERS[method](data, config)
     ours_data = data
@@ -106,9 +118,4 @@ def peer_timing(method: str, data, config: dict, rounds: int = 5, per_round: int
         peer_loss().backward()
         opt_peer.step()
 
-    times = time_interleaved({"ours": step_ours, "peer": step_peer}, rounds, per_round, warmup)
-    return {"peer": peer_name,
-            "ours_seconds_per_epoch": statistics.median(times["ours"]),
-            "peer_seconds_per_epoch": statistics.median(times["peer"]),
-            "ratio": statistics.median(a / b for a, b in zip(times["ours"], times["peer"])),
-            "rounds": rounds, "epochs_per_round": per_round}
+    return step_ours, step_peer, peer_name
