@@ -203,3 +203,33 @@ def test_grid_with_peers_shows_the_ratio(tmp_path):
     assert "peer" not in next(r for r in records if r["method"] == "grace")
     board = (tmp_path / "res" / "leaderboard.md").read_text()
     assert "(torch_geometric.nn.DeepGraphInfomax)" in board
+
+
+def test_search_selects_on_validation_only(tmp_path):
+    text = GRID.replace("[dgi, grace]", "[grace]").replace("seeds: [0, 1]", "seeds: [0]") + \
+        "    search:\n      model.temperature: [0.2, 0.9]\n"
+    grid = load_grid(write(tmp_path, text))
+    assert [c.variant for c in grid.cells] == ["model.temperature=0.2", "model.temperature=0.9"]
+    assert grid.cells[0].config["model"]["temperature"] == 0.2
+    run_grid(grid.path, tmp_path / "res", progress=False, echo=lambda *a: None, plots=False)
+    records = ResultStore(tmp_path / "res").load()
+    best = max(records, key=lambda r: r["metrics"]["val_acc"])
+    board = (tmp_path / "res" / "leaderboard.md").read_text()
+    section = board.split("## Search")[1]
+    assert f"| {best['variant']} | {100 * best['metrics']['val_acc']:.2f} |" in section
+    assert "grace [model.temperature=0.2]" in board.split("## Search")[0]
+
+
+@pytest.mark.parametrize("search, message", [
+    ("      model.temperatur: [0.2]\n", "does not accept the hyperparameter 'temperatur'"),
+    ("      temperature: [0.2]\n", "search keys are SECTION.KEY"),
+    ("      model.temperature: []\n", "non-empty list"),
+])
+def test_bad_searches(tmp_path, search, message):
+    text = GRID.replace("[dgi, grace]", "[grace]") + "    search:\n" + search
+    with pytest.raises(GridError, match=message):
+        load_grid(write(tmp_path, text))
+    text = GRID.replace("[dgi, grace]", "[grace]").replace("[csbm]", "[MUTAG]") + \
+        "    search:\n      model.temperature: [0.2]\n"
+    with pytest.raises(GridError, match="validation split"):
+        load_grid(write(tmp_path, text, "graph.yaml"))

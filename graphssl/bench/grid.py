@@ -15,7 +15,7 @@ from .config import SECTIONS, config_hash, deep_update, method_config
 
 TASKS = ("node", "cluster", "link", "graph", "transfer")
 GRID_KEYS = ("methods", "datasets", "seeds", "splits", "tasks", "epochs", "set", "per_method",
-             "peers")
+             "peers", "search")
 TOP_KEYS = ("name", "description", "grids", "published")
 
 
@@ -38,6 +38,8 @@ class Cell:
     #: time the peer library's implementation next to ours (graphssl.bench.peers); not part of
     #: the key: it adds a timing, not a result
     peers: bool = field(default=False, compare=False)
+    #: the hyperparameter-search variant (``'model.temperature=0.5'``), ``''`` outside a search
+    variant: str = ""
 
     @property
     def config(self) -> dict:
@@ -55,7 +57,7 @@ class Cell:
 
     def label(self) -> str:
         extra = "".join(f" {k}={v}" for k, v in (("split", self.split), ("task", self.task))
-                        if v)
+                        if v) + (f" [{self.variant}]" if self.variant else "")
         return f"{self.method} / {self.dataset} / seed {self.seed}{extra}"
 
 
@@ -130,6 +132,9 @@ def load_grid(path) -> Grid:
             per_method:                   # optional: overrides for one method
               grace: {model: {temperature: 0.5}}
             peers: true                   # optional: time PyG's DGI / GAE / VGAE next to ours
+            search:                       # optional: every combination is a variant; the
+              model.temperature: [0.2, 0.5]   # leaderboard selects one per cell group on the
+              train.lr: [0.001, 0.01]         # validation metric (node and link tasks only)
     """
     from ..data import UnknownDatasetError, dataset_spec
 
@@ -203,6 +208,7 @@ def load_grid(path) -> Grid:
         peers = grid.get("peers", False)
         if not isinstance(peers, bool):
             fail(at + ("peers",), f"peers must be true or false, got {peers!r}")
+        variants = _variants(grid.get("search"), lambda w, msg: fail(at + ("search",) + w, msg))
         common = grid.get("set") or {}
         per_method = grid.get("per_method") or {}
         for m in per_method:
@@ -210,16 +216,24 @@ def load_grid(path) -> Grid:
                 fail(at + ("per_method", m), f"per_method names {m!r}, which is not in this "
                                              f"grid's methods {methods}")
         for m in methods:
-            overrides = deep_update(common, per_method.get(m) or {})
+            base = deep_update(common, per_method.get(m) or {})
             where = at + (("per_method", m) if m in per_method else ("set",))
-            _check_overrides(m, overrides, trainer_keys, lambda msg, w=where: fail(w, msg))
+            _check_overrides(m, base, trainer_keys, lambda msg, w=where: fail(w, msg))
+            for name, values in variants:
+                _check_overrides(m, values, trainer_keys,
+                                 lambda msg, w=at + ("search",): fail(w, msg))
             for d in datasets:
                 _check_level(m, d, lambda msg, w=at + ("datasets",): fail(w, msg))
                 for split in splits:
                     for task in tasks:
-                        for seed in seeds:
-                            cells.append(Cell(m, d, seed, split, task, epochs, overrides,
-                                              peers))
+                        if variants[0][0]:
+                            _check_searchable(m, d, task, lambda msg, w=at + ("search",):
+                                              fail(w, msg))
+                        for name, values in variants:
+                            overrides = deep_update(base, values)
+                            for seed in seeds:
+                                cells.append(Cell(m, d, seed, split, task, epochs, overrides,
+                                                  peers, name))
     keys = [c.key for c in cells]
     if len(set(keys)) != len(keys):
         raise GridError(f"{path}: the grids list the same cell twice; remove the duplicate")
@@ -242,6 +256,47 @@ def _check_overrides(method, overrides, trainer_keys, fail):
         if key not in trainer_keys:
             fail(f"unknown training setting {key!r}.{_close(key, trainer_keys)} Settings: "
                  f"{', '.join(sorted(trainer_keys))}")
+
+
+def _variants(search, fail) -> list:
+    """``[(name, overrides)]``: one per combination of the searched values (``[('', {})]``
+    without a search)."""
+    import itertools
+    if not search:
+        return [("", {})]
+    if not isinstance(search, dict):
+        fail((), "search maps SECTION.KEY to a list of values, e.g. model.temperature: [0.2, 0.5]")
+    keys = list(search)
+    for key in keys:
+        parts = str(key).split(".")
+        if len(parts) < 2 or parts[0] not in SECTIONS or parts[0] == "protocol":
+            fail((key,), f"search keys are SECTION.KEY with SECTION one of model, train, data, "
+                         f"got {key!r}")
+        if not isinstance(search[key], list) or not search[key]:
+            fail((key,), f"search {key}: give a non-empty list of values")
+    out = []
+    for combo in itertools.product(*(search[k] for k in keys)):
+        overrides: dict = {}
+        for key, value in zip(keys, combo):
+            nested = value
+            for part in reversed(str(key).split(".")):
+                nested = {part: nested}
+            overrides = deep_update(overrides, nested)
+        out.append((",".join(f"{k}={v}" for k, v in zip(keys, combo)), overrides))
+    return out
+
+
+def _check_searchable(method, dataset, task, fail):
+    """A search selects on the validation split: node classification and link prediction have
+    one; graph classification (cross-validation), clustering and transfer do not."""
+    from ..data import dataset_spec
+    if dataset_spec(dataset).task != "node":
+        fail(f"search selects on a validation split; {dataset} is evaluated by cross-validation "
+             f"or transfer, which has none here: drop the search for it")
+    task = task or method_config(method, dataset)["protocol"].get("task", "node")
+    if task not in ("node", "link"):
+        fail(f"search selects on a validation split; the {task!r} protocol of {method} has "
+             f"none: search node classification or link prediction only")
 
 
 def _check_level(method, dataset, fail):

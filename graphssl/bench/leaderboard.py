@@ -40,9 +40,10 @@ def aggregate(records) -> list[dict]:
     the seeds, seconds per epoch and the peak memory."""
     groups: dict = {}
     for r in records:
-        groups.setdefault((r["method"], r["dataset"], r.get("task"), r.get("split")), []).append(r)
+        key = (r["method"], r["dataset"], r.get("task"), r.get("split"), r.get("variant") or "")
+        groups.setdefault(key, []).append(r)
     rows = []
-    for (method, dataset, task, split), group in groups.items():
+    for (method, dataset, task, split, variant), group in groups.items():
         seeds = sorted(r["seed"] for r in group)
         spe, _ = _mean_std([r.get("seconds_per_epoch") for r in group])
         peer, _ = _mean_std([(r.get("peer") or {}).get("ratio") for r in group])
@@ -52,7 +53,9 @@ def aggregate(records) -> list[dict]:
             mean, std = _mean_std([r["metrics"].get(f"test_{metric}") for r in group])
             if mean is None:
                 continue
+            val, _ = _mean_std([r["metrics"].get(f"val_{metric}") for r in group])
             rows.append({"method": method, "dataset": dataset, "task": task, "split": split,
+                         "variant": variant, "val": val,
                          "metric": metric, "label": label, "mean": mean, "std": std,
                          "seeds": seeds, "seconds_per_epoch": spe, "peak_rss_mb": peak,
                          "peer_ratio": peer, "peer": peer_name})
@@ -82,17 +85,40 @@ def render(records, published: dict | None = None, title: str = "Leaderboard") -
              "s / epoch | × peer | peak MiB | source |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in sorted(rows, key=lambda r: (r["dataset"], r["task"] or "", r["metric"],
-                                         r["method"])):
+                                         r["method"], r["variant"])):
         ours = f"{100 * r['mean']:.2f} ± {100 * r['std']:.2f}"
         pub = "—" if r["published"] is None else f"{r['published']:.2f}"
         diff = "—" if r["published"] is None else f"{100 * r['mean'] - r['published']:+.2f}"
         spe = "—" if r["seconds_per_epoch"] is None else f"{r['seconds_per_epoch']:.3f}"
         where = " / ".join(str(x) for x in (r["task"], r["split"]) if x)
         peer = "—" if r["peer_ratio"] is None else f"{r['peer_ratio']:.2f} ({r['peer']})"
-        lines.append(f"| {r['method']} | {r['dataset']} | {where} | {r['label']} | {ours} | "
+        name = f"{r['method']} [{r['variant']}]" if r["variant"] else r["method"]
+        lines.append(f"| {name} | {r['dataset']} | {where} | {r['label']} | {ours} | "
                      f"{len(r['seeds'])} | {pub} | {diff} | {spe} | {peer} | "
                      f"{r['peak_rss_mb']:.0f} | {r['source'] or ''} |")
+    chosen = selected_on_validation(rows)
+    if chosen:
+        lines += ["", "## Search: the variant with the best mean validation score", "",
+                  "| method | dataset | task / split | metric | variant | validation | test |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for r in chosen:
+            where = " / ".join(str(x) for x in (r["task"], r["split"]) if x)
+            lines.append(f"| {r['method']} | {r['dataset']} | {where} | {r['label']} | "
+                         f"{r['variant']} | {100 * r['val']:.2f} | {100 * r['mean']:.2f} ± "
+                         f"{100 * r['std']:.2f} |")
     return "\n".join(lines) + "\n"
+
+
+def selected_on_validation(rows) -> list[dict]:
+    """For each (method, dataset, task, split, metric) searched over variants, the row whose
+    mean **validation** score is highest (ties: the first variant in grid order); the test
+    score is only reported, never compared."""
+    groups: dict = {}
+    for r in rows:
+        if r["variant"] and r["val"] is not None:
+            groups.setdefault((r["method"], r["dataset"], r["task"], r["split"], r["metric"]),
+                              []).append(r)
+    return [max(group, key=lambda r: r["val"]) for group in groups.values()]
 
 
 def comparison_rows(records, published: dict) -> list[dict]:

@@ -25,7 +25,8 @@ def cell_record(cell: Cell, record: dict, seconds: float) -> dict:
     metrics = {k: v for k, v in run.items()
                if k.startswith(("test_", "val_", "train_")) and isinstance(v, (int, float))}
     return {
-        "key": cell.key, "method": cell.method, "dataset": record["dataset"],
+        "key": cell.key, "method": cell.method, "variant": cell.variant,
+        "dataset": record["dataset"],
         "task": (record["config"].get("protocol") or {}).get("task") or cell.task or "node",
         "split": record["split"], "seed": cell.seed, "metrics": metrics,
         **{k: run[k] for k in RUN_FIELDS if k in run},
