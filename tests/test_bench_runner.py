@@ -233,3 +233,9 @@ def test_bad_searches(tmp_path, search, message):
         "    search:\n      model.temperature: [0.2]\n"
     with pytest.raises(GridError, match="validation split"):
         load_grid(write(tmp_path, text, "graph.yaml"))
+
+
+def test_any_pyg_or_ogb_dataset_is_named_without_code(tmp_path):
+    text = GRID.replace("[csbm]", "[Coauthor-Physics, ogbn-arxiv, TU:COLLAB]")
+    grid = load_grid(write(tmp_path, text))  # validated by name, nothing downloaded
+    assert {c.dataset for c in grid.cells} == {"Coauthor-Physics", "ogbn-arxiv", "COLLAB"}
