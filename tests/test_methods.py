@@ -43,6 +43,9 @@ CONFIGS = {
     "dec": dict(encoder=SMALL, num_clusters=4, warmup_epochs=0, update_interval=5, gamma=1.0,
                 normalize=False, n_init=2),
     "cpc": dict(encoder=SMALL, num_walks=64, walk_length=6, num_steps=2),
+    # 30 discrimination steps, then 10 of dilation + shrink (which lets the encoder alone)
+    "dinknet": dict(encoder={"hidden_channels": 32}, num_clusters=4, pretrain_epochs=30,
+                    center_lr_scale=1.0, n_init=2),
 }
 NODE_LEVEL = sorted(n for n, cls in METHODS.items() if cls.level == "node")
 GRAPH_LEVEL = sorted(n for n, cls in METHODS.items() if cls.level == "graph")

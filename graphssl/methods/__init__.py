@@ -6,6 +6,7 @@ from .cca_ssg import CCASSG
 from .cpc import GraphCPC
 from .dec import DECClustering
 from .dgi import DGI
+from .dinknet import DinkNet
 from .dmon import DMoNClustering
 from .gbt import GBT
 from .gca import GCA
@@ -24,5 +25,5 @@ from .views import build_view
 __all__ = ["Method", "TwoViewMethod", "GRACE", "DGI", "BGRL", "CCASSG", "GBT", "GraphVICReg",
            "GraphSwAV", "GraphCL", "InfoGraph", "MVGRL", "MVGRLGraph", "GCA",
            "GAE", "VGAE", "ARGA", "ARGVA", "GraphMAE", "GraphMAEGraph", "DMoNClustering",
-           "DECClustering", "GraphCPC",
+           "DECClustering", "GraphCPC", "DinkNet",
            "METHODS", "register_method", "get_method", "build_method", "build_view"]
