@@ -28,7 +28,7 @@ def _unlabelled(data):
     return out
 
 
-def pretraining_molecules(names, root=None, mirror=None, exclude_target=None):
+def pretraining_molecules(names, root=None, mirror=None):
     """The training-split molecules (OGB scaffold split) of every set in ``names``, one-hot atom
     features, labels dropped. Validation and test molecules of every set are left out, so the
     target's held-out molecules are never seen, not even without labels."""
