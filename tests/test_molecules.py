@@ -150,7 +150,7 @@ def test_transfer_protocol_on_the_ogb_molecule_sets(tmp_path, data_root, mirror,
              "protocol": {"finetune": {"epochs": 1, "batch_size": 128}}}
     record = run_pretrain("graphmae-graph", "ogbg-molbace", runs=2, epochs=1, root=data_root,
                           mirror=mirror, overrides=small, progress=False, echo=lambda *a: None)
-    assert record["split"] == "OGB scaffold split" and record["runs"] == 2
+    assert record["split"] == "OGB scaffold" and record["runs"] == 2
     # pretraining saw the three sets' training molecules only
     assert record["pretrain_molecules"] == {"ogbg-molbace": 1210, "ogbg-molesol": 902,
                                             "ogbg-molfreesolv": 513}

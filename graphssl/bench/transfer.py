@@ -140,7 +140,7 @@ def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, dev
         echo(f"  seed {seed}: test {metric} pretrained {100 * result[f'test_{metric}']:.2f}, "
              f"no pretraining {100 * result[f'test_scratch_{metric}']:.2f}")
     metric = evaluator.eval_metric
-    record = _record(method, spec, "OGB scaffold split", runs, results, seconds, epochs_run,
+    record = _record(method, spec, "OGB scaffold", runs, results, seconds, epochs_run,
                      config, dev, echo,
                      probe={"kind": "fine-tuning, last epoch", **ft,
                             "evaluator": f"ogb Evaluator({spec.name!r})"},
