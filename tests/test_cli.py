@@ -84,7 +84,7 @@ def test_split_follows_the_dataset_when_the_paper_split_is_missing(tmp_path, cap
                  "2", "--quiet", "--out", str(out)]) == 0
     record = json.loads(out.read_text())
     assert record["split"] == "random"  # DGI's paper split is Planetoid's public one
-    assert record["config"]["protocol"] == {"split": "random", "runs": 2,
+    assert record["config"]["protocol"] == {"split": "random", "runs": 2, "task": "node",
                                             "probe": {"normalize": False}}
 
 
