@@ -44,20 +44,20 @@ def svm_cross_validation(z, y, folds: int = 10, seeds=(0,), Cs=DEFAULT_CS, inner
         inner_folds: folds of the inner search for ``C``.
         kernel: ``'rbf'`` (default: ``SVC()`` as in InfoGraph's and GraphCL's
             ``svc_classify``, ``gamma='scale'``) or ``'linear'``. ``'linear'`` uses
-            :class:`sklearn.svm.LinearSVC` (liblinear, squared hinge loss) solved in the
-            primal (``dual=False``), not ``SVC(kernel='linear')`` (libsvm, hinge loss):
+            :class:`sklearn.svm.LinearSVC` (liblinear, squared hinge loss, ``dual='auto'``),
+            not ``SVC(kernel='linear')`` (libsvm, hinge loss):
             both are L2-regularised linear SVMs, but on 2,960 x 512 synthetic noisy embeddings
             (the inner-training size of NCI1) LinearSVC fits in 0.1-0.3 s for every C in the
             grid while SVC takes 1 s at C=1e-3, 4 s at C=0.1 and over 90 s at C=10, since libsvm
             slows down sharply as C grows on non-separable data; liblinear's hinge-loss (dual)
             solver does not converge in 1000 iterations there either. On real embeddings
             (collinear dimensions, few graphs) liblinear can still take 0.1 s per fit, so
-            the rbf default is also the fast one on small sets such as MUTAG. The primal
-            solver reaches the same optimum as the dual one (the default of LinearSVC in the
-            papers' code) and is much faster when there are more dimensions than graphs: on
-            1,080 x 2,048 synthetic uncentred embeddings with 3 classes the dual solver took
-            17-18 s per fit at every C in 1e-2..1e3 (hitting its 1,000-iteration cap), the
-            primal one 1.0-1.7 s.
+            the rbf default is also the fast one on small sets such as MUTAG. Neither
+            liblinear solver is fast everywhere: on 1,080 x 2,048 synthetic embeddings the dual
+            one took 17-18 s per fit and the primal one 1.0-1.7 s, but on MVGRL's standardised
+            512-dimensional IMDB-MULTI embeddings (1,080 graphs, 3 pretraining epochs) the dual
+            one took 7.7-8.6 s and the primal one 31-37 s at C >= 1, so ``'auto'`` (primal when
+            there are more graphs than dimensions, sklearn's default) is kept.
         standardize: standardise each embedding dimension first (a ``StandardScaler`` inside the
             pipeline, so it is fitted on the training part of every fit only, never on held-out
             graphs). On by default: the SVM's ``C`` grid and the rbf ``gamma`` assume features on
@@ -117,7 +117,7 @@ def _choose_C(z_train, y_train, Cs, inner_folds, seed, kernel, standardize):
 
 
 def _make_svm(kernel, standardize):
-    svm = (LinearSVC(dual=False, random_state=0) if kernel == "linear"
+    svm = (LinearSVC(dual="auto", random_state=0) if kernel == "linear"
            else SVC(kernel="rbf", gamma="scale"))
     steps = ([("scale", StandardScaler())] if standardize else []) + [("svm", svm)]
     return Pipeline(steps)
