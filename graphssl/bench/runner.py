@@ -2,6 +2,7 @@
 to the JSONL, then render the leaderboard and plots; ``graphssl report`` re-renders them."""
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -48,8 +49,9 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
     store = ResultStore(results)
     store.check_writable()
     finished = store.finished_keys()
-    store.write_meta({"name": grid.name, "config": str(grid.path.resolve()),
-                      "published": str(grid.published) if grid.published else None})
+    # paths relative to the results folder: the folder can move with its repository
+    store.write_meta({"name": grid.name, "config": _relative(grid.path, store.folder),
+                      "published": _relative(grid.published, store.folder)})
     todo = [c for c in grid.cells if c.key not in finished]
     echo(f"{grid.name}: {len(grid.cells)} cells, {len(grid.cells) - len(todo)} already "
          f"finished in {store.path}, {len(todo)} to run")
@@ -114,7 +116,9 @@ def report(results, published=None, title: str | None = None, plots: bool = True
     if not records:
         raise FileNotFoundError(f"no finished runs in {str(store.path)!r}")
     meta = store.read_meta()  # the grid's name and published file, as run_grid saw them
-    published_numbers = load_published(published or meta.get("published"))
+    if published is None and meta.get("published"):
+        published = store.folder / meta["published"]
+    published_numbers = load_published(published)
     text = render(records, published_numbers,
                   title=title or meta.get("name") or f"Leaderboard: {store.folder.name}")
     out = store.folder / "leaderboard.md"
@@ -156,6 +160,12 @@ def _plots(records, folder: Path, published: dict, embeddings: dict) -> list:
                                            title=f"{method} on {dataset}, seed {seed} "
                                                  f"(standardised embeddings)").path)
     return written
+
+
+def _relative(path, folder) -> str | None:
+    if path is None:
+        return None
+    return os.path.relpath(Path(path).resolve(), Path(folder).resolve())
 
 
 def _slug(text: str) -> str:
