@@ -5,6 +5,7 @@ from .cca_ssg import CCA_SSG
 from .cpc import CPC
 from .debiased_infonce import DebiasedInfoNCE
 from .dec import DEC
+from .dinknet import DinkNetLoss
 from .dmon import DMoN
 from .infonce import InfoNCE
 from .jsd import JSD
@@ -14,5 +15,5 @@ from .swav import SwAV
 from .vicreg import VICReg
 
 __all__ = ["InfoNCE", "DebiasedInfoNCE", "NCE", "JSD", "BarlowTwins", "VICReg", "CCA_SSG",
-           "BootstrapLoss", "SwAV", "CPC", "DEC", "DMoN",
+           "BootstrapLoss", "SwAV", "CPC", "DEC", "DMoN", "DinkNetLoss",
            "SCE"]
