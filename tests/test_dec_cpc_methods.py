@@ -23,10 +23,10 @@ def dec_method(seed=0, **kw):
     return DECClustering.from_config(8, **cfg)
 
 
-def manual_steps(method, data, steps, seed=0, on_loss=None):
+def manual_steps(method, data, steps, seed=0, on_loss=None, lr=0.01):
     """The Trainer's loop by hand: loss, step, after_step; ``on_loss(step, method)`` sees the
     state right after each loss call (before the parameters move)."""
-    opt = torch.optim.Adam(method.parameters(), lr=0.01)
+    opt = torch.optim.Adam(method.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     losses = []
     for step in range(1, steps + 1):

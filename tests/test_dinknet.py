@@ -9,6 +9,7 @@ from graphssl.encoders import encode
 from graphssl.methods import DinkNet, build_method
 from graphssl.objectives.dinknet import DinkNetLoss, squared_distances
 from graphssl.train import Trainer
+from test_dec_cpc_methods import manual_steps  # the Trainer loop by hand, shared
 
 
 def dink(seed=0, **kw):
@@ -17,23 +18,6 @@ def dink(seed=0, **kw):
                center_lr_scale=1.0)
     cfg.update(kw)
     return DinkNet.from_config(8, **cfg)
-
-
-def manual_steps(method, data, steps, seed=0, on_loss=None, lr=0.01):
-    """The Trainer's loop by hand; ``on_loss(step, method)`` sees the state after each loss."""
-    opt = torch.optim.Adam(method.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    losses = []
-    for step in range(1, steps + 1):
-        loss = method.loss(data, gen)
-        if on_loss is not None:
-            on_loss(step, method)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        method.after_step(step, steps)
-        losses.append(loss.item())
-    return losses
 
 
 @pytest.fixture
