@@ -15,14 +15,13 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 
 import torch
 
 from graphssl.bench.environment import versions
 from graphssl.bench.config import method_config
-from graphssl.bench.peers import peer_steps, time_interleaved
+from graphssl.bench.peers import peer_timing
 from graphssl.data import load_dataset
 from graphssl.evaluate import split_edges
 
@@ -40,15 +39,14 @@ def main():
 
     # ours with reconstruction='sampled' (peers.py switches it), PyG's VGAE on a copy of the
     # same encoder and weights
-    step_ours, step_peer, _ = peer_steps("vgae", train, method_config("vgae", "Cora"))
-    cases = {"graphssl_vgae": step_ours, "pyg_vgae": step_peer}
-    times = time_interleaved(cases, args.rounds, args.per_round, warmup=3)
+    timing = peer_timing("vgae", train, method_config("vgae", "Cora"), rounds=args.rounds,
+                         per_round=args.per_round, warmup=3)
     record = {
         "dataset": "Cora", "device": "cpu", "threads": torch.get_num_threads(),
         "machine": platform.machine(), "versions": versions(),
-        "seconds_per_epoch": {k: statistics.median(v) for k, v in times.items()},
-        "ratio_graphssl_over_pyg": statistics.median(
-            a / b for a, b in zip(times["graphssl_vgae"], times["pyg_vgae"])),
+        "seconds_per_epoch": {"graphssl_vgae": timing["ours_seconds_per_epoch"],
+                              "pyg_vgae": timing["peer_seconds_per_epoch"]},
+        "ratio_graphssl_over_pyg": timing["ratio"],
         "rounds": args.rounds, "epochs_per_round": args.per_round,
         "command": "python benchmarks/speed_vgae.py " + " ".join(sys.argv[1:]),
     }

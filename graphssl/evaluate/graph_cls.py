@@ -52,12 +52,11 @@ def svm_cross_validation(z, y, folds: int = 10, seeds=(0,), Cs=DEFAULT_CS, inner
             slows down sharply as C grows on non-separable data; liblinear's hinge-loss (dual)
             solver does not converge in 1000 iterations there either. On real embeddings
             (collinear dimensions, few graphs) liblinear can still take 0.1 s per fit, so
-            the rbf default is also the fast one on small sets such as MUTAG. Neither
-            liblinear solver is fast everywhere: on 1,080 x 2,048 synthetic embeddings the dual
-            one took 17-18 s per fit and the primal one 1.0-1.7 s, but on MVGRL's standardised
-            512-dimensional IMDB-MULTI embeddings (1,080 graphs, 3 pretraining epochs) the dual
-            one took 7.7-8.6 s and the primal one 31-37 s at C >= 1, so ``'auto'`` (primal when
-            there are more graphs than dimensions, sklearn's default) is kept.
+            the rbf default is also the fast one on small sets such as MUTAG. On MVGRL's
+            standardised 512-dimensional IMDB-MULTI embeddings (1,080 graphs, 3 pretraining
+            epochs) liblinear's dual solver took 7.7-8.6 s per fit and its primal one 31-37 s
+            at C >= 1 (``benchmarks/diag_linear_svm_mvgrl.py``); ``dual='auto'``, sklearn's
+            default (primal when there are more graphs than dimensions), is kept.
         standardize: standardise each embedding dimension first (a ``StandardScaler`` inside the
             pipeline, so it is fitted on the training part of every fit only, never on held-out
             graphs). On by default: the SVM's ``C`` grid and the rbf ``gamma`` assume features on
