@@ -21,9 +21,13 @@ def deep_update(base: dict, update: dict) -> dict:
     return out
 
 
-def method_config(method: str, dataset: str) -> dict:
+def method_config(method: str, dataset: str, modality: str | None = None) -> dict:
     """The shipped configuration of ``method`` on ``dataset``: the method's defaults updated
-    with its per-dataset section. ``config['tuned']`` says whether such a section exists."""
+    with its per-dataset section. ``config['tuned']`` says whether such a section exists.
+
+    For an image, video or text set (``modality``), the defaults are the file's
+    ``modality_defaults[modality]`` instead of its graph ``defaults``: a ViT shares no setting
+    with a GCN."""
     name = method.lower()
     try:
         text = resources.files("graphssl.configs").joinpath(f"{name}.yaml").read_text()
@@ -32,7 +36,14 @@ def method_config(method: str, dataset: str) -> dict:
     raw = yaml.safe_load(text)
     per_dataset = raw.get("datasets", {}) or {}
     key = dataset.lower()
-    config = deep_update(raw.get("defaults", {}), per_dataset.get(key, {}))
+    if modality is not None:
+        base = (raw.get("modality_defaults") or {}).get(modality)
+        if base is None:
+            raise ValueError(f"{method} has no configuration for {modality} data (no "
+                             f"modality_defaults.{modality} in its config file)")
+    else:
+        base = raw.get("defaults", {})
+    config = deep_update(base, per_dataset.get(key, {}))
     for section in SECTIONS:
         config.setdefault(section, {})
     config["tuned"] = key in per_dataset

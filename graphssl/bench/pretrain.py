@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 import torch_geometric.transforms as T
 
-from ..data import get_split, load_dataset
+from ..data import MODALITIES, dataset_spec, get_split, load_dataset
 from ..evaluate import cluster, linear_probe, score_clusters
 from ..methods import build_method, get_method
 from ..sparse import to_sparse_features
@@ -79,6 +79,20 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
     classification and clustering), e.g. for a t-SNE plot.
     """
     method_cls = get_method(method)  # fail early on an unknown name
+    spec = dataset_spec(dataset)
+    if spec.task in MODALITIES:
+        if split is not None or task is not None:
+            raise ValueError(f"{spec.name} has a fixed split and one protocol ({spec.task} "
+                             f"probes); drop split={split!r} / task={task!r}")
+        from .modalities import run_modality_pretrain
+        return run_modality_pretrain(method, spec, runs=runs, epochs=epochs, root=root,
+                                     mirror=mirror, device=device, overrides=overrides,
+                                     checkpoint_dir=checkpoint_dir, progress=progress,
+                                     echo=echo, embeddings=embeddings)
+    if "graph" not in method_cls.modalities:
+        raise ValueError(f"{method} trains {'/'.join(method_cls.modalities)} encoders; "
+                         f"{spec.name} is a graph. Its graph counterparts: grace (SimCLR's "
+                         f"loss), bgrl (BYOL's), graphmae (MAE's), swav.")
     dataset_obj = load_dataset(dataset, root=root, mirror=mirror)
     spec = dataset_obj.spec
     if method_cls.level == "graph" and spec.task != "graph":

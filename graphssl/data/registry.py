@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import DatasetUnavailableError, UnknownDatasetError
+from .modality import MODALITIES
 from .mirror import MIRROR_ENV, copy_from_mirror, offline_class, resolve_mirror
 from .tu_names import TU_NAMES
 
@@ -27,7 +28,8 @@ class DatasetSpec:
 
     Args:
         name: canonical spelling (``'Cora'``, ``'Amazon-Photo'``, ``'ogbg-molbace'``).
-        task: ``'node'``, ``'graph'`` or ``'link'``.
+        task: ``'node'``, ``'graph'`` or ``'link'``; ``'image'``, ``'video'`` or ``'text'`` for
+            the non-graph sets.
         relative_dir: folder of the dataset under the data root (and under a mirror).
         build: ``build(cls_or_offline_cls, root) -> dataset``; gets the class so that the
             mirror can swap in a subclass that never downloads.
@@ -97,6 +99,34 @@ def _wikics():
                        split="wikics", aliases=("Wiki-CS",))
 
 
+def _modality(name, task, loader, relative_dir=None, aliases=(), defaults=None):
+    """An image, video or text set: ``loader(root, **options)`` returns a
+    :class:`~graphssl.data.modality.ModalityData` (raw files under ``root/relative_dir``, copied
+    from the mirror when one is set; generated sets have no folder)."""
+    def build(cls, root, **options):
+        return _import(loader)(root=root, **{**(defaults or {}), **options})
+    return DatasetSpec(name, task, relative_dir, None, build, split="fixed", aliases=aliases)
+
+
+def _modality_specs() -> list[DatasetSpec]:
+    vision, video, text = "graphssl.data.vision", "graphssl.data.video", "graphssl.data.text"
+    return [
+        _modality("digits", "image", f"{vision}:load_digits_images", aliases=("sklearn-digits",)),
+        _modality("USPS", "image", f"{vision}:load_usps", "USPS"),
+        _modality("MNIST", "image", f"{vision}:load_mnist", "MNIST",
+                  defaults={"name": "MNIST"}),
+        _modality("FashionMNIST", "image", f"{vision}:load_mnist", "FashionMNIST",
+                  aliases=("Fashion-MNIST",), defaults={"name": "FashionMNIST"}),
+        _modality("CIFAR-10", "image", f"{vision}:load_cifar10", "CIFAR-10",
+                  aliases=("CIFAR10",)),
+        _modality("moving-digits", "video", f"{video}:moving_digits",
+                  aliases=("moving-mnist-digits",)),
+        _modality("atari", "video", f"{video}:atari_frames", aliases=("atari-frames",)),
+        _modality("TREC", "text", f"{text}:load_trec", "Text/TREC"),
+        _modality("SST-2", "text", f"{text}:load_sst2", "Text/SST-2", aliases=("SST2",)),
+    ]
+
+
 def _key(name: str) -> str:
     return re.sub(r"[\s_\-]+", "-", name.strip().lower())
 
@@ -110,6 +140,7 @@ def _specs() -> list[DatasetSpec]:
     specs += [_wikics(), _synthetic()]
     specs += [_airports(n) for n in ("USA", "Brazil", "Europe")]
     specs += [_tu(n) for n in TU_NAMES]
+    specs += _modality_specs()
     return specs
 
 
@@ -165,7 +196,7 @@ def default_root() -> Path:
 
 
 def load_dataset(name: str, root: str | os.PathLike | None = None,
-                 mirror: str | os.PathLike | None = None, transform=None):
+                 mirror: str | os.PathLike | None = None, transform=None, **options):
     """Load a dataset by name.
 
     Args:
@@ -176,13 +207,24 @@ def load_dataset(name: str, root: str | os.PathLike | None = None,
         mirror: folder of raw files in PyG/OGB layout (default ``$GRAPHSSL_MIRROR``). With a
             mirror nothing is downloaded: raw files are copied into ``root``.
         transform: a PyG transform applied on access (e.g. ``NormalizeFeatures()``).
+        options: keyword arguments of an image, video or text set's loader (``num_clips=500``
+            for ``'moving-digits'``, ``max_train=10000`` for ``'SST-2'``); graphs take none.
 
     Returns:
-        the PyG / OGB dataset, with ``dataset.spec`` set to its :class:`DatasetSpec`.
+        the PyG / OGB dataset (a :class:`~graphssl.data.modality.ModalityData` for images,
+        clips and text), with ``dataset.spec`` set to its :class:`DatasetSpec`.
     """
     spec = dataset_spec(name)
     root = Path(root).expanduser() if root is not None else default_root()
-    if spec.cls is None:  # generated in memory
+    if options and spec.task not in MODALITIES:
+        raise TypeError(f"{spec.name} is a graph dataset: its loader takes no options, got "
+                        f"{sorted(options)}")
+    if spec.task in MODALITIES:
+        mirror_dir = resolve_mirror(mirror)
+        if mirror_dir is not None and spec.relative_dir is not None:
+            copy_from_mirror(mirror_dir, spec.relative_dir, root, spec.name)
+        dataset = spec.build(None, root, **options)
+    elif spec.cls is None:  # generated in memory
         dataset = spec.build(None, root)
     else:
         if spec.task != "node" or spec.name.startswith("ogb"):

@@ -17,11 +17,14 @@ def _accepted(forward) -> tuple[frozenset, bool]:
 
 
 def encode(model: nn.Module, data):
-    """``model(data.x, data.edge_index, [edge_weight=..., edge_attr=..., batch=...])``.
+    """``model(data.x, data.edge_index, [edge_weight=..., edge_attr=..., batch=...])`` for a
+    graph; ``model(data)`` for anything else (a batch of images, clips or token ids).
 
     Optional fields are passed by keyword only when the graph has them and the model's
     ``forward`` names them, so a user's ``GCN``, ``GAT`` or custom module works as it is.
     """
+    if getattr(data, "edge_index", None) is None:
+        return model(data)
     names, var_kw = _accepted(type(model).forward)
     kwargs = {}
     for field in OPTIONAL_FIELDS:

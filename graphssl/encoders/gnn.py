@@ -340,13 +340,5 @@ class GINEEncoder(GNNEncoder):
                                          EdgeEmbedding(in_channels, edge_dims, edge_channels))
 
 
-ENCODERS = {"gcn": GCNEncoder, "gat": GATEncoder, "sage": SAGEEncoder, "gin": GINEncoder,
-            "gine": GINEEncoder}
-
-
-def build_encoder(type: str, in_channels: int, **kwargs) -> GNNEncoder:
-    """``build_encoder('gcn', 1433, hidden_channels=256, out_channels=128)``."""
-    key = type.lower()
-    if key not in ENCODERS:
-        raise ValueError(f"encoder type must be one of {sorted(ENCODERS)}, got {type!r}")
-    return ENCODERS[key](in_channels, **kwargs)
+GNN_ENCODERS = {"gcn": GCNEncoder, "gat": GATEncoder, "sage": SAGEEncoder, "gin": GINEncoder,
+                "gine": GINEEncoder}

@@ -5,7 +5,9 @@ import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from scipy import sparse
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize as normalize_rows
 
 from ._common import as_numpy, check_embeddings, l2_normalize
 
@@ -20,15 +22,21 @@ def linear_probe(z, y, split, Cs=DEFAULT_CS, normalize: bool = True, max_iter: i
     test split chooses nothing.
 
     Args:
-        z: embeddings ``[N, d]``; y: labels ``[N]``; split: a :class:`~graphssl.data.Split`.
+        z: embeddings ``[N, d]`` (or a scipy sparse matrix, e.g. TF-IDF features); y: labels
+            ``[N]``; split: a :class:`~graphssl.data.Split`.
         normalize: L2-normalise embedding rows first (as GRACE's evaluation does).
 
     Returns:
         ``{'train_acc', 'val_acc', 'test_acc', 'C'}``.
     """
-    z, y = check_embeddings(z, y)
-    if normalize:
-        z = l2_normalize(z)
+    if sparse.issparse(z):  # bag-of-words baselines (TF-IDF): rows are sliced, never densified
+        z, y = normalize_rows(z.tocsr()) if normalize else z.tocsr(), as_numpy(y).reshape(-1)
+        if z.shape[0] != len(y):
+            raise ValueError(f"{z.shape[0]} feature rows but {len(y)} labels")
+    else:
+        z, y = check_embeddings(z, y)
+        if normalize:
+            z = l2_normalize(z)
     tr, va, te = (as_numpy(split.train), as_numpy(split.val), as_numpy(split.test))
     if len(va) == 0 and len(Cs) > 1:
         raise ValueError("the split has no validation nodes to choose C on; pass a single C "

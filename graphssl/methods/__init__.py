@@ -2,6 +2,7 @@
 from .arga import ARGA, ARGVA
 from .base import Method
 from .bgrl import BGRL
+from .byol import BYOL
 from .cca_ssg import CCASSG
 from .cpc import GraphCPC
 from .dec import DECClustering
@@ -15,7 +16,9 @@ from .grace import GRACE
 from .graphcl import GraphCL
 from .graphmae import GraphMAE, GraphMAEGraph
 from .infograph import InfoGraph
+from .mae import MAE
 from .mvgrl import MVGRL, MVGRLGraph
+from .simclr import SimCLR
 from .registry import METHODS, build_method, get_method, register_method
 from .swav import GraphSwAV
 from .two_view import TwoViewMethod
@@ -25,5 +28,5 @@ from .views import build_view
 __all__ = ["Method", "TwoViewMethod", "GRACE", "DGI", "BGRL", "CCASSG", "GBT", "GraphVICReg",
            "GraphSwAV", "GraphCL", "InfoGraph", "MVGRL", "MVGRLGraph", "GCA",
            "GAE", "VGAE", "ARGA", "ARGVA", "GraphMAE", "GraphMAEGraph", "DMoNClustering",
-           "DECClustering", "GraphCPC", "DinkNet",
+           "DECClustering", "GraphCPC", "DinkNet", "SimCLR", "BYOL", "MAE",
            "METHODS", "register_method", "get_method", "build_method", "build_view"]

@@ -21,6 +21,9 @@ class Method(nn.Module):
     level: str = "node"
     #: how :meth:`embed_graphs` pools node embeddings into graph embeddings
     graph_readout: str = "mean"
+    #: the inputs the method trains on: ``'graph'`` and/or the non-graph modalities
+    #: ``'image'``, ``'video'``, ``'text'`` (whose encoders map a batch tensor to ``[B, d]``)
+    modalities: tuple = ("graph",)
 
     def __init__(self, encoder: nn.Module):
         super().__init__()

@@ -22,6 +22,17 @@ def cosine_ema_rate(step: int, total_steps: int, base: float) -> float:
     return 1.0 - (1.0 - base) * (math.cos(math.pi * step / max(total_steps, 1)) + 1.0) / 2.0
 
 
+@torch.no_grad()
+def ema_update(target: nn.Module, online: nn.Module, rate: float) -> None:
+    """``target <- rate * target + (1 - rate) * online`` for parameters; buffers (batch-norm
+    statistics) are copied from ``online``."""
+    params = list(target.parameters())
+    torch._foreach_mul_(params, rate)
+    torch._foreach_add_(params, list(online.parameters()), alpha=1.0 - rate)
+    for t_buf, o_buf in zip(target.buffers(), online.buffers()):
+        t_buf.copy_(o_buf)
+
+
 @register_method("bgrl")
 class BGRL(Method):
     r"""BGRL (Thakoor et al., "Large-Scale Representation Learning on Graphs via Bootstrapping",
@@ -72,13 +83,7 @@ class BGRL(Method):
 
     @torch.no_grad()
     def after_step(self, step: int, total_steps: int) -> None:
-        rate = cosine_ema_rate(step, total_steps, self.ema_base)
-        online = list(self.encoder.parameters())
-        target = list(self.target.parameters())
-        torch._foreach_mul_(target, rate)
-        torch._foreach_add_(target, online, alpha=1.0 - rate)
-        for t_buf, o_buf in zip(self.target.buffers(), self.encoder.buffers()):
-            t_buf.copy_(o_buf)  # batch-norm statistics follow the online encoder
+        ema_update(self.target, self.encoder, cosine_ema_rate(step, total_steps, self.ema_base))
 
     @classmethod
     def from_config(cls, in_channels: int, encoder: dict | None = None, view1: dict | None = None,

@@ -41,6 +41,19 @@ class TwoViewMethod(Method):
         return self.objective(h1, h2)
 
 
+def encoder_from_config(method_cls, in_channels: int, encoder: dict | None) -> nn.Module:
+    """Build the encoder a configuration names, ``{'type': 'vit', 'image_size': 8, ...}``; a
+    clear error when the type is missing (methods for images, clips and text have no default
+    encoder: its shape depends on the data)."""
+    from ..encoders import build_encoder
+    config = dict(encoder or {})
+    if "type" not in config:
+        raise ValueError(f"{method_cls.__name__} needs an encoder configuration with a 'type' "
+                         f"(e.g. {{'type': 'vit', 'image_size': 8, 'patch_size': 2}}); got "
+                         f"{encoder!r}")
+    return build_encoder(config.pop("type"), in_channels, **config)
+
+
 def mlp(sizes, activation=nn.ReLU, batch_norm: bool = False) -> nn.Sequential:
     """``Linear`` layers of the given sizes with ``activation`` (and batch norm) between them."""
     layers = []

@@ -9,6 +9,16 @@ _NAMES = {
     "ppr": augment.PPRDiffusion, "feature_shuffle": augment.FeatureShuffle,
     "adaptive_edge_drop": augment.AdaptiveEdgeDrop,
     "adaptive_feature_mask": augment.AdaptiveFeatureMask,
+    # images and video clips (a scalar is the first argument: crop scale, flip p, affine degrees,
+    # jitter strength, grayscale p, blur p, noise std, erasing p, crop frames)
+    "random_resized_crop": augment.RandomResizedCrop, "horizontal_flip": augment.HorizontalFlip,
+    "random_affine": augment.RandomAffine, "color_jitter": augment.ColorJitter,
+    "random_grayscale": augment.RandomGrayscale, "gaussian_blur": augment.GaussianBlur,
+    "gaussian_noise": augment.GaussianNoise, "random_erasing": augment.RandomErasing,
+    "temporal_crop": augment.TemporalCrop,
+    # token sequences (a scalar is p / fraction / min_fraction; pass mask_id / pad_id in a dict)
+    "token_mask": augment.TokenMask, "token_drop": augment.TokenDrop,
+    "span_deletion": augment.SpanDeletion, "token_crop": augment.TokenCrop,
 }
 
 
