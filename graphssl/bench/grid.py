@@ -289,7 +289,9 @@ def _variants(search, fail) -> list:
 def _check_searchable(method, dataset, task, fail):
     """A search selects on the validation split: node classification and link prediction have
     one; graph classification (cross-validation), clustering and transfer do not."""
-    from ..data import dataset_spec
+    from ..data import MODALITIES, dataset_spec
+    if dataset_spec(dataset).task in MODALITIES:  # images, clips, text: a fixed validation part
+        return
     if dataset_spec(dataset).task != "node":
         fail(f"search selects on a validation split; {dataset} is evaluated by cross-validation "
              f"or transfer, which has none here: drop the search for it")
@@ -300,8 +302,12 @@ def _check_searchable(method, dataset, task, fail):
 
 
 def _check_level(method, dataset, fail):
-    from ..data import dataset_spec
+    from ..data import MODALITIES, dataset_spec
     task = dataset_spec(dataset).task
+    kind = task if task in MODALITIES else "graph"
+    if kind not in METHODS[method].modalities:
+        fail(f"{method} trains on {', '.join(METHODS[method].modalities)} inputs; {dataset} is "
+             f"{kind} data. Put it in a grid with methods for {kind} data.")
     if METHODS[method].level == "graph" and task != "graph":
         fail(f"{method} learns graph-level representations; {dataset} is a {task}-level "
              f"dataset. Put graph-level methods and datasets in their own grid.")

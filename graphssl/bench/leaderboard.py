@@ -9,7 +9,15 @@ import yaml
 
 #: test metrics a leaderboard shows, in this order, with their labels
 METRICS = (("acc", "accuracy"), ("auc", "AUC"), ("ap", "AP"), ("nmi", "NMI"), ("ari", "ARI"),
-           ("rocauc", "ROC-AUC"))
+           ("rocauc", "ROC-AUC"),
+           # images, clips, text: the probes and, measured in the same run, the raw-input
+           # baselines (pixels / TF-IDF, copying the last frame)
+           ("knn_acc", "kNN accuracy"), ("f1", "micro-F1"), ("subset_acc", "exact set"),
+           ("mse", "next-frame MSE ×100"), ("baseline_acc", "raw-input baseline accuracy"),
+           ("baseline_f1", "raw-input baseline micro-F1"),
+           ("copy_last_mse", "copy-last MSE ×100"))
+#: metrics where lower is better (a search selects the lowest validation value)
+LOWER_IS_BETTER = ("mse", "copy_last_mse")
 
 
 def published_key(dataset: str, metric: str, task: str | None) -> str:
@@ -111,14 +119,15 @@ def render(records, published: dict | None = None, title: str = "Leaderboard") -
 
 def selected_on_validation(rows) -> list[dict]:
     """For each (method, dataset, task, split, metric) searched over variants, the row whose
-    mean **validation** score is highest (ties: the first variant in grid order); the test
+    mean **validation** score is best (highest; lowest for an error such as MSE; ties: the first variant in grid order); the test
     score is only reported, never compared."""
     groups: dict = {}
     for r in rows:
         if r["variant"] and r["val"] is not None:
             groups.setdefault((r["method"], r["dataset"], r["task"], r["split"], r["metric"]),
                               []).append(r)
-    return [max(group, key=lambda r: r["val"]) for group in groups.values()]
+    return [min(group, key=lambda r: r["val"]) if group[0]["metric"] in LOWER_IS_BETTER
+            else max(group, key=lambda r: r["val"]) for group in groups.values()]
 
 
 def comparison_rows(records, published: dict) -> list[dict]:

@@ -160,6 +160,8 @@ def run_modality_pretrain(method: str, spec, runs=None, epochs=None, root=None, 
         if embeddings is not None:
             embeddings.update(z=z, y=data.y if not data.multilabel else data.y.argmax(1))
         result = probe_run(model, data, z, split, probe_cfg, context, dev)
+        result.update({f"test_baseline_{k[5:]}": v for k, v in reference.items()
+                       if k.startswith("test_")})
         result.update(run=run, seed=run, **training_summary_of(trainer))
         results.append(result)
         echo("  run {}: {} ({} epochs)".format(run, ", ".join(

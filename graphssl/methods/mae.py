@@ -109,9 +109,10 @@ class MAE(Method):
         is_visible = torch.zeros(b, t, dtype=torch.bool, device=tokens.device).scatter(
             1, visible_idx, ~visible_pad)
         dec = torch.where(is_visible[..., None], placed, self.mask_token.expand(b, t, -1))
-        pred = self.head(self.decoder(dec + self.decoder_pos[:, :t], padding))
+        decoded = self.decoder(dec + self.decoder_pos[:, :t], padding)
         hidden = ~is_visible if padding is None else ~is_visible & ~padding
-        return self._reconstruction(pred[hidden], targets[hidden])
+        # the head runs on hidden tokens only (a vocabulary-sized output per token is costly)
+        return self._reconstruction(self.head(decoded[hidden]), targets[hidden])
 
     def _reconstruction(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.encoder.tokenizer.target_kind == "tokens":
