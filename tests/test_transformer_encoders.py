@@ -115,3 +115,16 @@ def test_bad_inputs_are_named():
     with pytest.warns(UserWarning, match="max_length=4"):
         out = text(torch.tensor([[3, 4, 5, 6, 7, 8]]))
     assert out.shape == (1, 8)
+
+
+def test_graph_methods_take_the_graph_transformer(csbm):
+    """A graph method's GNN configuration switches to the Transformer by its type alone."""
+    from graphssl.methods import build_method
+    from graphssl.train import Trainer
+    method = build_method("grace", csbm.num_features, encoder={"type": "graph-transformer",
+                                                                "hidden_channels": 32,
+                                                                "out_channels": 16})
+    trainer = Trainer(epochs=3, lr=1e-3, seed=0, progress=False)
+    trainer.fit(method, csbm)
+    assert trainer.history[-1]["loss"] < trainer.history[0]["loss"]
+    assert method.embed(csbm).shape == (csbm.num_nodes, 16)

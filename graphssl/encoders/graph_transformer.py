@@ -6,6 +6,7 @@ from torch import nn
 from torch_geometric.nn import GCNConv
 from torch_geometric.utils import to_dense_batch
 
+from .gnn import make_activation
 from .transformer import TransformerBlock, _check_positive_int
 
 
@@ -22,6 +23,10 @@ class GraphTransformerEncoder(nn.Module):
     information when no positional encoding is added; attention is ``O(N_max^2)`` per graph, so
     node-level graphs of more than ~20k nodes want a GNN encoder or a sampled subgraph instead.
 
+    It takes the GNN encoders' ``hidden_channels``, ``num_layers``, ``out_channels`` and
+    ``activation`` (of the local updates), so a method's GNN configuration switches to it with
+    ``encoder: {type: graph-transformer}``.
+
     Shapes: ``x [N, in_channels]``, ``edge_index [2, E]``, optional ``batch [N]`` ->
     ``[N, out_channels]`` (node embeddings, pooled by the methods' readouts like any encoder's).
 
@@ -32,7 +37,7 @@ class GraphTransformerEncoder(nn.Module):
 
     def __init__(self, in_channels: int, hidden_channels: int = 128, num_layers: int = 2,
                  out_channels: int | None = None, heads: int = 4, mlp_ratio: float = 2.0,
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, activation: str = "gelu"):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("hidden_channels", hidden_channels),
                             ("num_layers", num_layers)):
@@ -43,7 +48,7 @@ class GraphTransformerEncoder(nn.Module):
                                    for _ in range(num_layers))
         self.blocks = nn.ModuleList(TransformerBlock(hidden_channels, heads, mlp_ratio, dropout)
                                     for _ in range(num_layers))
-        self.act = nn.GELU()
+        self.act = make_activation(activation, hidden_channels)
         self.norm = nn.LayerNorm(hidden_channels)
         self.output = nn.Linear(hidden_channels, self.out_channels)
 
