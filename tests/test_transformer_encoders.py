@@ -117,9 +117,11 @@ def test_bad_inputs_are_named():
     assert out.shape == (1, 8)
 
 
-def test_graph_methods_take_the_graph_transformer(csbm):
+def test_graph_methods_take_the_graph_transformer():
     """A graph method's GNN configuration switches to the Transformer by its type alone."""
+    from graphssl.data import csbm_graph
     from graphssl.methods import build_method
+    csbm = csbm_graph(num_nodes=300, num_classes=3, num_features=16, seed=1)
     from graphssl.train import Trainer
     method = build_method("grace", csbm.num_features, encoder={"type": "graph-transformer",
                                                                 "hidden_channels": 32,
