@@ -22,6 +22,14 @@ def cosine_ema_rate(step: int, total_steps: int, base: float) -> float:
     return 1.0 - (1.0 - base) * (math.cos(math.pi * step / max(total_steps, 1)) + 1.0) / 2.0
 
 
+def check_ema_base(ema_base) -> float:
+    """The initial EMA decay of a bootstrap target, a number in [0, 1]."""
+    if isinstance(ema_base, bool) or not isinstance(ema_base, (int, float)) or \
+            not 0.0 <= ema_base <= 1.0:
+        raise ValueError(f"ema_base must be in [0, 1], got {ema_base!r}")
+    return float(ema_base)
+
+
 @torch.no_grad()
 def ema_update(target: nn.Module, online: nn.Module, rate: float) -> None:
     """``target <- rate * target + (1 - rate) * online`` for parameters; buffers (batch-norm
@@ -61,9 +69,7 @@ class BGRL(Method):
                  embedding_dim: int | None = None, predictor_hidden: int = 512,
                  ema_base: float = 0.99):
         super().__init__(encoder)
-        if isinstance(ema_base, bool) or not isinstance(ema_base, (int, float)) or \
-                not 0.0 <= ema_base <= 1.0:
-            raise ValueError(f"ema_base must be in [0, 1], got {ema_base!r}")
+        check_ema_base(ema_base)
         dim = embedding_dim_of(encoder, embedding_dim)
         self.ema_base = float(ema_base)
         self.view1, self.view2 = build_view(view1), build_view(view2)

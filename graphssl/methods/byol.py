@@ -10,7 +10,7 @@ from ..augment import Augmentation
 from ..encoders import encode
 from ..objectives import BootstrapLoss
 from .base import Method
-from .bgrl import cosine_ema_rate, ema_update
+from .bgrl import check_ema_base, cosine_ema_rate, ema_update
 from .registry import register_method
 from .simclr import NON_GRAPH
 from .two_view import embedding_dim_of, encoder_from_config, mlp
@@ -44,9 +44,7 @@ class BYOL(Method):
                  view2: Augmentation | dict | None = None, embedding_dim: int | None = None,
                  projection_dim: int = 128, hidden_dim: int = 512, ema_base: float = 0.99):
         super().__init__(encoder)
-        if isinstance(ema_base, bool) or not isinstance(ema_base, (int, float)) or \
-                not 0.0 <= ema_base <= 1.0:
-            raise ValueError(f"ema_base must be in [0, 1], got {ema_base!r}")
+        check_ema_base(ema_base)
         dim = embedding_dim_of(encoder, embedding_dim)
         self.ema_base = float(ema_base)
         self.view1 = build_view(view1)
