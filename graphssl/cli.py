@@ -1,7 +1,13 @@
-"""The ``graphssl`` command: ``pretrain``, ``bench``, ``report``, ``datasets``, ``demo``."""
+"""The ``graphssl`` command: ``pretrain``, ``bench``, ``report``, ``datasets``, ``demo``.
+
+``pretrain`` and ``demo`` also run under ``torchrun --nproc_per_node=N -m graphssl.cli ...``
+(or ``torchrun --nproc_per_node=N --no-python graphssl ...``): every process trains its share
+(``docs/distributed.md``), rank 0 alone prints and writes ``--out``.
+"""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -12,6 +18,10 @@ import yaml
 from .data import MIRROR_ENV, DatasetError, available_datasets
 from .bench.results import ResultsError
 from .train import CheckpointError, NonFiniteLossError
+from .train import distributed as dist_env
+
+#: the commands that train, hence may run as several torchrun processes
+DISTRIBUTED_COMMANDS = ("pretrain", "demo")
 
 
 def _write_json(record: dict, path: str):
@@ -69,15 +79,36 @@ def cmd_pretrain(args) -> int:
     overrides = {}
     for item in args.set or ():
         overrides = deep_update(overrides, item)
+    _prepare_data_on_rank0(args.dataset, args.root, args.mirror)
     record = run_pretrain(args.method, args.dataset, split=args.split, runs=args.runs,
                           epochs=args.epochs, root=args.root, mirror=args.mirror,
                           device=args.device, checkpoint_dir=args.checkpoint_dir,
                           progress=not args.quiet, task=args.task, overrides=overrides)
     record["command"] = "graphssl " + " ".join(sys.argv[1:])
-    if args.out:
+    if dist_env.is_distributed():
+        import torch.distributed as dist
+        record["distributed"] = {"world_size": dist.get_world_size(),
+                                 "backend": str(dist.get_backend())}
+    if args.out and dist_env.is_main_process():
         _write_json(record, args.out)
         print(f"wrote {args.out}")
     return 0
+
+
+def _prepare_data_on_rank0(dataset: str, root, mirror):
+    """Under torchrun: rank 0 loads (downloads, processes) the dataset first while the others
+    wait, so that several processes never write the same processed files at once. Best effort:
+    a failure here is reported by the real run that follows."""
+    if not dist_env.is_distributed() or dist_env.world_size() == 1:
+        return
+    import torch.distributed as dist
+    if dist_env.is_main_process():
+        from .data import load_dataset
+        try:
+            load_dataset(dataset, root=root, mirror=mirror)
+        except Exception:  # noqa: BLE001 - the run below raises it with its context
+            pass
+    dist.barrier()
 
 
 def cmd_bench(args) -> int:
@@ -109,6 +140,7 @@ def cmd_demo(args) -> int:
     from .bench import run_pretrain
     from .data import load_dataset
     dataset = "Cora"
+    _prepare_data_on_rank0(dataset, args.root, args.mirror)
     try:
         load_dataset(dataset, root=args.root, mirror=args.mirror)
         where = "the mirror" if (args.mirror or os.environ.get(MIRROR_ENV)) else "disk/download"
@@ -182,19 +214,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _communication_errors() -> tuple:
+    """torch.distributed's errors: a peer that died, a collective that timed out."""
+    import torch.distributed as dist
+    return (dist.DistError,) if hasattr(dist, "DistError") else ()
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
-    except KeyboardInterrupt:
-        print("graphssl: interrupted; rerun the same command to resume from the checkpoints "
-              "(--checkpoint-dir)", file=sys.stderr)
-        return 130
-    except (DatasetError, KeyError, ValueError, TypeError, NotImplementedError, CheckpointError,
-            NonFiniteLossError, ResultsError, FileNotFoundError) as err:
-        msg = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"graphssl: error: {msg}", file=sys.stderr)
+        env = dist_env.read_env()
+    except dist_env.DistributedError as err:
+        print(f"graphssl: error: {err}", file=sys.stderr)
         return 2
+    several = env is not None and env.world_size > 1
+    if several and args.command not in DISTRIBUTED_COMMANDS:
+        if env.rank == 0:
+            print(f"graphssl: error: `graphssl {args.command}` runs as one process, but this is "
+                  f"process {env.rank} of {env.world_size} (torchrun): run it without torchrun. "
+                  f"Under torchrun: {', '.join(DISTRIBUTED_COMMANDS)}.", file=sys.stderr)
+        return 2
+    prefix = f"[rank {env.rank}] " if several else ""
+    with contextlib.ExitStack() as stack:
+        try:
+            if env is not None and args.command in DISTRIBUTED_COMMANDS:
+                dist_env.init_distributed()
+                stack.callback(dist_env.shutdown)  # also when the command raises
+                if not dist_env.is_main_process():  # rank 0 alone prints
+                    devnull = stack.enter_context(open(os.devnull, "w"))
+                    stack.enter_context(contextlib.redirect_stdout(devnull))
+                    args.quiet = True
+            return args.func(args)
+        except KeyboardInterrupt:
+            if not several or env.rank == 0:
+                print("graphssl: interrupted; rerun the same command to resume from the "
+                      "checkpoints (--checkpoint-dir)", file=sys.stderr)
+            return 130
+        except (DatasetError, KeyError, ValueError, TypeError, NotImplementedError,
+                CheckpointError, NonFiniteLossError, ResultsError, FileNotFoundError) as err:
+            msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+            print(f"graphssl: error: {prefix}{msg}", file=sys.stderr)
+            return 2
+        except dist_env.DistributedError as err:
+            print(f"graphssl: error: {prefix}{err}", file=sys.stderr)
+            return 2
+        except _communication_errors() as err:
+            hint = (" (another process may have failed first: see its messages)"
+                    if several else "")
+            print(f"graphssl: error: {prefix}{err}{hint}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

@@ -164,8 +164,15 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
         if run == run_ids[0] and getattr(model.encoder, "supports_sparse_input", False) and \
                 model.encoder.sparse_input:
             data = to_sparse_features(data)  # bag-of-words: augment and encode non-zeros only
-        trainer, seconds, new_epochs = _train_run(model, data, config, run, checkpoint_dir,
-                                                  progress, dev)
+        # -- mini-batch training (graphssl.train.sampling): with data.sampler set, train on
+        # sampled subgraphs (seeded by the run); the probe still embeds the full graph
+        train_data = data
+        if config["data"].get("sampler"):
+            from ..train.sampling import build_sampler
+            train_data = build_sampler(data, config["data"]["sampler"], seed=run)
+        # -- end mini-batch training
+        trainer, seconds, new_epochs = _train_run(model, train_data, config, run,
+                                                  checkpoint_dir, progress, dev)
         pretrain_seconds, epochs_run = pretrain_seconds + seconds, epochs_run + new_epochs
         z = model.embed(data).cpu()
         if embeddings is not None:

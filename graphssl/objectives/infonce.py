@@ -9,6 +9,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ._checks import check_pair, check_positive
+from ._gather import world_size
 
 
 class InfoNCE(nn.Module):
@@ -42,6 +43,20 @@ class InfoNCE(nn.Module):
       Memory and time ``O(N k)``. This is a different, noisier loss (InfoNCE with ``k`` sampled
       negatives, as in SimCLR/MoCo with a batch), not an estimate of the full one.
 
+    Cross-rank negatives (data-parallel training, ``docs/distributed.md``): with
+    ``gather_negatives=True`` and a process group of more than one rank, both views' rows of every
+    rank are all-gathered *with gradients* (``torch.distributed.nn.functional.all_gather``) and
+    each local anchor is contrasted with the positive and negatives of the *global* batch. The
+    loss is the mean over the local anchors, scaled by ``world_size * n_local / n_global`` (1 when
+    ranks hold equally many rows), so that under DDP (which averages gradients over ranks) the
+    ranks' mean loss and the gradients are those of this loss, computed in one process, over the
+    concatenation of the ranks' batches in rank order. Without gathering, each rank contrasts
+    its own batch only and DDP optimises the *mean of the per-rank losses*: fewer negatives per
+    anchor (``2n - 2`` instead of ``2N - 2``), a different loss. Every rank must call the loss
+    (it is a collective). Without a process group (or with one rank) the option does nothing.
+    Cost: ``O(n N)`` per rank, by ``logsumexp`` (not combinable with ``chunk_size`` or
+    ``num_negatives``).
+
     Args:
         temperature: :math:`\tau > 0`.
         intra_view_negatives: also contrast against the other rows of the anchor's own view.
@@ -53,6 +68,8 @@ class InfoNCE(nn.Module):
         chunk_size: compute the exact loss in blocks of this many anchors (``None``: one block).
         num_negatives: contrast with this many sampled negatives per step instead of all rows
             (``None``: all rows). Not combinable with ``chunk_size``.
+        gather_negatives: under ``torch.distributed``, contrast with every rank's rows (see
+            above); ``False`` (default): this process's rows only.
 
     Shapes: ``z1, z2: [N, d]`` -> scalar.
 
@@ -64,8 +81,16 @@ class InfoNCE(nn.Module):
 
     def __init__(self, temperature: float = 0.5, intra_view_negatives: bool = True,
                  symmetric: bool = True, normalize: bool = True, decoupled: bool = False,
-                 chunk_size: int | None = None, num_negatives: int | None = None):
+                 chunk_size: int | None = None, num_negatives: int | None = None,
+                 gather_negatives: bool = False):
         super().__init__()
+        if not isinstance(gather_negatives, bool):
+            raise ValueError(f"gather_negatives must be True or False, got {gather_negatives!r}")
+        if gather_negatives and (chunk_size is not None or num_negatives is not None):
+            raise ValueError("gather_negatives contrasts with the whole global batch; it does not "
+                             "combine with chunk_size or num_negatives, got "
+                             f"chunk_size={chunk_size!r}, num_negatives={num_negatives!r}")
+        self.gather_negatives = bool(gather_negatives)
         self.chunk_size = _optional_count("chunk_size", chunk_size)
         self.num_negatives = _optional_count("num_negatives", num_negatives)
         if self.chunk_size is not None and self.num_negatives is not None:
@@ -85,6 +110,11 @@ class InfoNCE(nn.Module):
     FIXED_SHIFT_MIN_TEMPERATURE = 0.025
 
     def forward(self, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+        if self.gather_negatives and world_size() > 1:
+            check_pair(z1, z2, min_rows=1)
+            if self.normalize:
+                z1, z2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+            return self._gathered(z1, z2)
         check_pair(z1, z2, min_rows=2)
         if self.normalize:
             z1, z2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
@@ -194,6 +224,36 @@ class InfoNCE(nn.Module):
 
         return self._mean_loss(pos, lse(z1, z2, pos), lse(z2, z1, pos) if self.symmetric else None)
 
+    def _gathered(self, z1, z2):
+        """Local anchors against every rank's rows (see the class docstring)."""
+        from ._gather import gather_rows
+        dim = z1.size(1)
+        rows, offset, sizes = gather_rows(torch.cat([z1, z2], dim=1))  # one collective
+        all1, all2 = rows[:, :dim], rows[:, dim:]
+        n, total = z1.size(0), rows.size(0)
+        if total < 2:
+            raise ValueError(f"need at least 2 samples over all ranks to have negatives, got "
+                             f"{total}")
+        local = torch.arange(n, device=z1.device)
+        own = local + offset  # this rank's rows in the global batch
+
+        def lse(anchor, other, same):
+            s = anchor @ other.t() / self.temperature  # [n, total]
+            pos = s[local, own]
+            if self.decoupled:
+                s = s.index_put((local, own), s.new_tensor(float("-inf")))
+            out = torch.logsumexp(s, dim=1)
+            if self.intra_view_negatives:
+                t = (anchor @ same.t() / self.temperature).index_put(
+                    (local, own), s.new_tensor(float("-inf")))
+                out = torch.logaddexp(out, torch.logsumexp(t, dim=1))
+            return out - pos
+
+        loss = lse(z1, all2, all1).mean()
+        if self.symmetric:
+            loss = 0.5 * (loss + lse(z2, all1, all2).mean())
+        return loss * (len(sizes) * n / total)
+
     def _logits(self, a, b, exclude_self: bool = False):
         s = (a @ b.t()).mul_(1.0 / self.temperature)
         if exclude_self:
@@ -208,6 +268,8 @@ class InfoNCE(nn.Module):
             text += f", chunk_size={self.chunk_size}"
         if self.num_negatives is not None:
             text += f", num_negatives={self.num_negatives}"
+        if self.gather_negatives:
+            text += ", gather_negatives=True"
         return text
 
 
