@@ -7,6 +7,26 @@ from torch_geometric.data import Data, InMemoryDataset
 from torch_geometric.utils import coalesce, to_undirected
 
 
+def _class_pairs(num_nodes, num_classes, avg_degree, homophily, g):
+    """Uniform classes ``y`` and ``num_nodes * avg_degree / 2`` node pairs ``(src, dst)``: a
+    uniform ``src``, and a ``dst`` of the same class with probability ``homophily``, else of
+    another uniform class (both CSBM generators draw from ``g`` in this order)."""
+    y = torch.arange(num_nodes) % num_classes
+    y = y[torch.randperm(num_nodes, generator=g)]
+    order = torch.argsort(y, stable=True)  # node ids grouped by class
+    counts = torch.bincount(y, minlength=num_classes)
+    starts = torch.cumsum(counts, 0) - counts
+    pairs = int(num_nodes * avg_degree / 2)
+    src = torch.randint(num_nodes, (pairs,), generator=g)
+    same = torch.rand(pairs, generator=g) < homophily
+    dst_class = torch.randint(1, num_classes, (pairs,), generator=g)
+    dst_class = torch.where(same, y[src], (y[src] + dst_class) % num_classes)
+    del same
+    offset = (torch.rand(pairs, generator=g) * counts[dst_class]).long()
+    dst = order[starts[dst_class] + offset]
+    return y, src, dst
+
+
 def csbm_graph(num_nodes: int = 2000, num_classes: int = 5, num_features: int = 128,
                avg_degree: float = 8.0, homophily: float = 0.8, feature_signal: float = 1.0,
                seed: int = 0) -> Data:
@@ -23,19 +43,7 @@ def csbm_graph(num_nodes: int = 2000, num_classes: int = 5, num_features: int = 
     if not 0.0 <= homophily <= 1.0:
         raise ValueError(f"homophily must be in [0, 1], got {homophily}")
     g = torch.Generator().manual_seed(seed)
-    y = torch.arange(num_nodes) % num_classes
-    y = y[torch.randperm(num_nodes, generator=g)]
-    order = torch.argsort(y, stable=True)  # node ids grouped by class
-    counts = torch.bincount(y, minlength=num_classes)
-    starts = torch.cumsum(counts, 0) - counts
-
-    num_edges = int(num_nodes * avg_degree / 2)
-    src = torch.randint(num_nodes, (num_edges,), generator=g)
-    same = torch.rand(num_edges, generator=g) < homophily
-    shift = torch.randint(1, num_classes, (num_edges,), generator=g)
-    dst_class = torch.where(same, y[src], (y[src] + shift) % num_classes)
-    offset = (torch.rand(num_edges, generator=g) * counts[dst_class]).long()
-    dst = order[starts[dst_class] + offset]
+    y, src, dst = _class_pairs(num_nodes, num_classes, avg_degree, homophily, g)
     keep = src != dst
     edge_index = to_undirected(torch.stack([src[keep], dst[keep]]), num_nodes=num_nodes)
     edge_index = coalesce(edge_index, num_nodes=num_nodes)
@@ -80,21 +88,7 @@ def random_graph(num_nodes: int, avg_degree: float = 10.0, num_features: int = 1
     if not 0.0 <= homophily <= 1.0:
         raise ValueError(f"homophily must be in [0, 1], got {homophily}")
     g = torch.Generator().manual_seed(seed)
-    y = torch.arange(num_nodes) % num_classes
-    y = y[torch.randperm(num_nodes, generator=g)]
-    order = torch.argsort(y, stable=True)  # node ids grouped by class
-    counts = torch.bincount(y, minlength=num_classes)
-    starts = torch.cumsum(counts, 0) - counts
-
-    pairs = int(num_nodes * avg_degree / 2)
-    src = torch.randint(num_nodes, (pairs,), generator=g)
-    same = torch.rand(pairs, generator=g) < homophily
-    dst_class = torch.randint(1, num_classes, (pairs,), generator=g)
-    dst_class = torch.where(same, y[src], (y[src] + dst_class) % num_classes)
-    del same
-    offset = (torch.rand(pairs, generator=g) * counts[dst_class]).long()
-    dst = order[starts[dst_class] + offset]
-    del offset, dst_class
+    y, src, dst = _class_pairs(num_nodes, num_classes, avg_degree, homophily, g)
     # one key per unordered pair (low * N + high): dedupe, then both directions, sorted
     key = torch.minimum(src, dst) * num_nodes + torch.maximum(src, dst)
     key = key[src != dst]
