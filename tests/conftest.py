@@ -83,3 +83,18 @@ def blobs(n=600, k=3, d=8, spread=0.3, seed=0):
     y = torch.arange(n) % k
     centers = torch.randn(k, d, generator=g) * 3
     return centers[y] + spread * torch.randn(n, d, generator=g), y
+
+
+class Interrupt:
+    """Raise KeyboardInterrupt (as Ctrl-C would) at the ``at``-th call of the method's loss
+    (for a full-graph fit: epoch ``at``, 1-based)."""
+
+    def __init__(self, method, at):
+        self.calls, self.at, self.loss = 0, at, method.loss
+        method.loss = self
+
+    def __call__(self, batch, generator=None):
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return self.loss(batch, generator)

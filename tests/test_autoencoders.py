@@ -13,7 +13,7 @@ from graphssl.methods.gae import VariationalGCNEncoder, sample_negative_edges
 from graphssl.train import Trainer, load_checkpoint, seed_everything
 
 from conftest import small_graph
-from test_trainer import Interrupt
+from conftest import Interrupt
 
 SMALL = {"hidden_channels": 32, "out_channels": 16}
 

@@ -20,6 +20,7 @@ import torch.multiprocessing as mp
 import torch.nn.functional as F
 from torch import nn
 
+from conftest import Interrupt
 from graphssl.encoders.tokenizers import ImagePatches
 from graphssl.encoders.transformer import TransformerEncoder
 from graphssl.methods import GRACE
@@ -96,20 +97,6 @@ def grads_of(method):
 def trainer(**kwargs):
     base = dict(epochs=1, lr=0.1, optimizer="sgd", seed=0, progress=False)
     return Trainer(**{**base, **kwargs})
-
-
-class Interrupt:
-    """Raise KeyboardInterrupt (as Ctrl-C would) at the ``at``-th loss call."""
-
-    def __init__(self, method, at):
-        self.calls, self.at, self.loss = 0, at, method.loss
-        method.loss = self
-
-    def __call__(self, batch, generator=None):
-        self.calls += 1
-        if self.calls == self.at:
-            raise KeyboardInterrupt
-        return self.loss(batch, generator)
 
 
 def interrupted_fit(method, data, at, **kwargs):

@@ -4,6 +4,7 @@ import pickle
 import pytest
 import torch
 
+from conftest import Interrupt
 from graphssl.data import csbm_graph
 from graphssl.methods import GRACE, DGI
 from graphssl.train import CheckpointError, NonFiniteLossError, Trainer, load_checkpoint
@@ -17,21 +18,6 @@ def make_grace(seed=0):
     torch.manual_seed(seed)
     return GRACE.from_config(16, encoder={"hidden_channels": 16, "out_channels": 8},
                              projection_dim=8)
-
-
-class Interrupt:
-    """Raise KeyboardInterrupt (as Ctrl-C would) when the method is asked for the loss of
-    epoch ``at`` (1-based)."""
-
-    def __init__(self, method, at):
-        self.calls, self.at, self.loss = 0, at, method.loss
-        method.loss = self
-
-    def __call__(self, batch, generator=None):
-        self.calls += 1
-        if self.calls == self.at:
-            raise KeyboardInterrupt
-        return self.loss(batch, generator)
 
 
 def test_resume_after_interrupt_equals_uninterrupted(tmp_path):

@@ -12,6 +12,7 @@ from ..encoders import build_encoder
 from ..objectives import DEC
 from ..objectives._checks import check_int
 from .gae import GraphAutoEncoder, positive_edges
+from .clustering_state import StepCountedClustering
 from .registry import register_method
 from .two_view import embedding_dim_of
 
@@ -24,7 +25,7 @@ def _check_non_negative(name: str, value) -> float:
 
 
 @register_method("dec")
-class DECClustering(GraphAutoEncoder):
+class DECClustering(StepCountedClustering, GraphAutoEncoder):
     r"""Graph DEC in the DAEGC recipe (Wang, Pan, Hu, Long, Jiang, Zhang, "Attributed Graph
     Clustering: A Deep Attentional Embedding Approach", IJCAI 2019), whose clustering term is
     Deep Embedded Clustering (Xie, Girshick, Farhadi, "Unsupervised Deep Embedding for
@@ -178,16 +179,7 @@ class DECClustering(GraphAutoEncoder):
             self._init_centers(z.detach(), generator)
         return loss + self.gamma * self.dec(z, target=self._target_for(z, batch))
 
-    def after_step(self, step: int, total_steps: int) -> None:
-        """Record that ``step`` optimiser steps are done (the warm-up and target schedule)."""
-        self.steps_done.fill_(int(step))
-
     # -- internals ------------------------------------------------------------------------
-
-    def _check_num_nodes(self, num_nodes: int) -> None:
-        if num_nodes < self.num_clusters:
-            raise ValueError(f"num_clusters={self.num_clusters} is larger than the number of "
-                             f"nodes ({num_nodes}): lower num_clusters")
 
     def _init_centers(self, z: Tensor, generator: torch.Generator | None) -> Tensor:
         centers = self.dec.init_centers(z.detach(), generator=generator, n_init=self.n_init)

@@ -15,6 +15,7 @@ from ..encoders import build_encoder, encode
 from ..objectives._checks import check_int
 from ..objectives.dinknet import DinkNetLoss, squared_distances
 from .base import Method
+from .clustering_state import StepCountedClustering
 from .registry import register_method
 from .two_view import embedding_dim_of
 
@@ -28,7 +29,7 @@ def _check_number(name: str, value, positive: bool = False) -> float:
 
 
 @register_method("dinknet")
-class DinkNet(Method):
+class DinkNet(StepCountedClustering, Method):
     r"""Dink-Net (Liu, Liang, Xia, Zhou, Yang, Liu, Li, "Dink-Net: Neural Clustering on Large
     Graphs", ICML 2023): a GCN encoder pretrained to tell real nodes from corrupted ones, then
     learnable cluster centres, initialised by k-means, optimised with the cluster dilation and
@@ -234,16 +235,7 @@ class DinkNet(Method):
             self._init_centers(h.detach(), generator)
         return self.objective(h, self.centers) + self.tradeoff * disc
 
-    def after_step(self, step: int, total_steps: int) -> None:
-        """Record that ``step`` optimiser steps are done (the phase switch)."""
-        self.steps_done.fill_(int(step))
-
     # -- internals ------------------------------------------------------------------------
-
-    def _check_num_nodes(self, num_nodes: int) -> None:
-        if num_nodes < self.num_clusters:
-            raise ValueError(f"num_clusters={self.num_clusters} is larger than the number of "
-                             f"nodes ({num_nodes}): lower num_clusters")
 
     @torch.no_grad()
     def _init_centers(self, h: Tensor, generator: torch.Generator | None) -> Tensor:
