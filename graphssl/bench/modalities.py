@@ -13,11 +13,14 @@ import time
 
 import torch
 
+from ..augment import TemporalCrop
 from ..data import Split, load_dataset
 from ..evaluate import knn_probe, linear_probe, multilabel_probe, next_frame_probe
 from ..methods import build_method, get_method
 from ..train import seed_everything
 from .config import deep_update, method_config
+from .pretrain import (_record, _train_run, override_epochs, resolve_device, resolve_runs,
+                       training_summary)
 
 
 class TensorBatches:
@@ -76,13 +79,6 @@ def encoder_config(data, config: dict) -> tuple[int, dict]:
     return info["channels"], enc
 
 
-def temporal_crop(frames: int):
-    """A batch transform taking one random window of ``frames`` frames per clip."""
-    from ..augment import TemporalCrop
-    crop = TemporalCrop(frames)
-    return lambda batch, generator: crop(batch, generator)
-
-
 def baselines(data, split: Split, probe_cfg: dict, context: int | None) -> dict:
     """Reference numbers on the raw inputs, on the same split: a logistic regression on pixels
     (clips: the context frames' pixels) or on TF-IDF features; copying the last frame."""
@@ -109,8 +105,6 @@ def run_modality_pretrain(method: str, spec, runs=None, epochs=None, root=None, 
                           device="auto", overrides: dict | None = None, checkpoint_dir=None,
                           progress=True, echo=print, embeddings: dict | None = None) -> dict:
     """Run the protocol above for ``method`` on the image, video or text set ``spec``."""
-    from .pretrain import _record, _train_run, override_epochs, resolve_device, resolve_runs
-
     method_cls = get_method(method)
     if spec.task not in method_cls.modalities:
         raise ValueError(f"{method} trains on {', '.join(method_cls.modalities)} inputs, not "
@@ -151,7 +145,8 @@ def run_modality_pretrain(method: str, spec, runs=None, epochs=None, root=None, 
     for run in run_ids:
         seed_everything(run)
         model = build_method(method, in_channels, **config["model"]).to(dev)
-        transform = temporal_crop(context) if context and data.x.size(1) > context else None
+        # long clips: one random window of `context` frames per clip and batch
+        transform = TemporalCrop(context) if context and data.x.size(1) > context else None
         batches = TensorBatches(train_x, batch_size, seed=run, transform=transform)
         trainer, seconds, new_epochs = _train_run(model, batches, config, run, checkpoint_dir,
                                                   progress, dev)
@@ -162,7 +157,7 @@ def run_modality_pretrain(method: str, spec, runs=None, epochs=None, root=None, 
         result = probe_run(model, data, z, split, probe_cfg, context, dev)
         result.update({f"test_baseline_{k[5:]}": v for k, v in reference.items()
                        if k.startswith("test_")})
-        result.update(run=run, seed=run, **training_summary_of(trainer))
+        result.update(run=run, seed=run, **training_summary(trainer))
         results.append(result)
         echo("  run {}: {} ({} epochs)".format(run, ", ".join(
             f"{k} {100 * v:.2f}" if "mse" not in k else f"{k} {v:.5f}"
@@ -182,11 +177,6 @@ def run_modality_pretrain(method: str, spec, runs=None, epochs=None, root=None, 
     record["modality"] = data.modality
     record["data_source"] = data.info.get("source")
     return record
-
-
-def training_summary_of(trainer) -> dict:
-    from .pretrain import training_summary
-    return training_summary(trainer)
 
 
 def probe_run(model, data, z, split, probe_cfg, context, device) -> dict:

@@ -96,9 +96,8 @@ class MAE(Method):
         b, t, d = tokens.shape
         order, keep = self.split_tokens(padding, (b, t), generator, tokens.device)
         width = int(keep.max())
-        ranks = torch.arange(t, device=tokens.device).expand(b, t)
         visible_idx = order[:, :width]
-        visible_pad = ranks[:, :width] >= keep[:, None]
+        visible_pad = torch.arange(width, device=tokens.device) >= keep[:, None]
         visible = tokens.gather(1, visible_idx[..., None].expand(-1, -1, d))
         _, encoded = self.encoder.encode_tokens(visible, visible_pad, return_tokens=True)
         # decoder input: the encoded visible tokens at their positions, mask tokens elsewhere
