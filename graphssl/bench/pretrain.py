@@ -10,7 +10,7 @@ import torch
 import torch_geometric.transforms as T
 
 from ..data import MODALITIES, dataset_spec, get_split, load_dataset
-from ..evaluate import cluster, linear_probe, score_clusters
+from ..evaluate import cluster, node_probe, score_clusters
 from ..methods import build_method, get_method
 from ..sparse import to_sparse_features
 from ..train import Trainer, seed_everything
@@ -143,6 +143,8 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
     if config["data"].get("normalize_features"):
         dataset_obj.transform = T.NormalizeFeatures()
     probe_cfg = dict(protocol.get("probe") or {})
+    probe_fn, probe_kind = node_probe(probe_cfg)  # an unknown probe or option fails here
+    probe_cfg.setdefault("kind", "logistic")
     cluster_cfg = dict(protocol.get("cluster") or {})  # cluster(): n_init, normalize
     # 'kmeans' (on the embeddings) or 'method' (the method's own predict_clusters: DEC, DMoN)
     assignments = cluster_cfg.pop("assignments", "kmeans")
@@ -186,7 +188,7 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
         elif task == "cluster":
             probe = {f"test_{k}": v for k, v in cluster(z, y, seed=run, **cluster_cfg).items()}
         else:
-            probe = linear_probe(z, y, get_split(dataset_obj, split, run), **probe_cfg)
+            probe = probe_fn(z, y, get_split(dataset_obj, split, run))
         probe.update(run=run, seed=run, **training_summary(trainer))
         results.append(probe)
         if task == "cluster":
@@ -194,8 +196,9 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
                  f"{100 * probe['test_nmi']:.2f}, ARI {100 * probe['test_ari']:.2f} "
                  f"({probe['epochs']} epochs)")
         else:
+            chosen = f"C={probe['C']}" if "C" in probe else f"probe epoch {probe['best_epoch']}"
             echo(f"  run {run}: test acc {100 * probe['test_acc']:.2f} (val "
-                 f"{100 * probe['val_acc']:.2f}, C={probe['C']}, {probe['epochs']} epochs)")
+                 f"{100 * probe['val_acc']:.2f}, {chosen}, {probe['epochs']} epochs)")
     if task == "cluster":
         return _record(method, spec, "all nodes", runs, results, pretrain_seconds, epochs_run,
                        config, dev, echo,
@@ -205,8 +208,7 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
                                 "of classes", **cluster_cfg},
                        metrics=(("acc", "clustering ACC"), ("nmi", "NMI"), ("ari", "ARI")))
     return _record(method, spec, split, runs, results, pretrain_seconds, epochs_run, config,
-                   dev, echo, probe={"kind": "logistic regression, L2 strength chosen on the "
-                                             "validation split", **probe_cfg})
+                   dev, echo, probe={**probe_cfg, "description": probe_kind})
 
 
 def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=None,

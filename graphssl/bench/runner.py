@@ -16,7 +16,8 @@ from .pretrain import run_pretrain
 from .results import ResultStore
 
 #: per-run fields of a protocol record kept in a cell's result
-RUN_FIELDS = ("epochs", "final_loss", "loss_curve", "C", "fold_acc", "acc_std_folds")
+RUN_FIELDS = ("epochs", "final_loss", "loss_curve", "C", "best_epoch", "fold_acc",
+              "acc_std_folds")
 
 
 def cell_record(cell: Cell, record: dict, seconds: float) -> dict:
