@@ -84,3 +84,29 @@ def test_sparse_cache_reuses_and_invalidates(graph):
     fresh = GCNEncoder(8, 16)
     fresh.load_state_dict(enc.state_dict())
     assert torch.allclose(fresh(graph.x, ei), c)
+
+
+def test_gat_dgl_initialisation():
+    torch.manual_seed(0)
+    pyg = GATEncoder(300, 256, num_layers=2, heads=4)
+    dgl = GATEncoder(300, 256, num_layers=2, heads=4, init="dgl")
+    gain = 2 ** 0.5  # xavier normal with the ReLU gain: std = gain * sqrt(2 / (fan_in + fan_out))
+    for p_conv, d_conv, fan_in in zip(pyg.convs, dgl.convs, (300, 256)):
+        expected = gain * (2 / (fan_in + 256)) ** 0.5
+        assert abs(float(d_conv.lin.weight.std()) / expected - 1) < 0.05
+        assert float(d_conv.lin.weight.std()) > 1.3 * float(p_conv.lin.weight.std())
+        assert torch.count_nonzero(d_conv.bias) == 0
+    before = dgl.convs[0].lin.weight.std()
+    dgl.reset_parameters()  # keeps the DGL scale
+    assert abs(float(dgl.convs[0].lin.weight.std()) / float(before) - 1) < 0.05
+    with pytest.raises(ValueError, match="init must be one of"):
+        GATEncoder(8, 8, init="xavier")
+
+
+def test_prelu_shared_has_one_slope():
+    per_channel = GCNEncoder(8, 16, num_layers=2, activation="prelu")
+    shared = GCNEncoder(8, 16, num_layers=2, activation="prelu_shared")
+    assert [a.weight.numel() for a in per_channel.acts] == [16, 16]
+    assert [a.weight.numel() for a in shared.acts] == [1, 1]
+    with pytest.raises(ValueError, match="prelu_shared"):
+        GCNEncoder(8, 16, activation="prelu-shared")

@@ -12,14 +12,21 @@ from torch_geometric.utils import to_torch_csr_tensor
 from .. import sparse as _sparse  # noqa: F401  (silences torch's CSR beta warnings)
 
 
-ACTIVATIONS = {"relu": nn.ReLU, "prelu": nn.PReLU, "elu": nn.ELU, "gelu": nn.GELU,
-               "selu": nn.SELU, "tanh": nn.Tanh, "identity": nn.Identity}
+ACTIVATIONS = {"relu": nn.ReLU, "prelu": nn.PReLU, "prelu_shared": nn.PReLU, "elu": nn.ELU,
+               "gelu": nn.GELU, "selu": nn.SELU, "tanh": nn.Tanh, "identity": nn.Identity}
 
 
 def make_activation(name: str, channels: int) -> nn.Module:
+    """The activation module for ``channels`` features. ``'prelu'`` learns one slope per
+    channel; ``'prelu_shared'`` one slope for all channels (``nn.PReLU()``, as the DGI, GRACE
+    and GraphMAE authors' code). With weight decay the difference matters: a per-channel slope
+    decays towards 0 on its own, and a channel whose inputs are all negative then stops
+    passing gradient and dies."""
     if name not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
-    return nn.PReLU(channels) if name == "prelu" else ACTIVATIONS[name]()
+    if name == "prelu":
+        return nn.PReLU(channels)
+    return ACTIVATIONS[name]()
 
 
 class SparseInputLinear(Linear):
@@ -44,7 +51,8 @@ class GNNEncoder(nn.Module):
         hidden_channels: size of the intermediate layers.
         num_layers: number of convolutions (>= 1).
         out_channels: embedding size (default ``hidden_channels``).
-        activation: ``'prelu'``, ``'relu'``, ``'elu'``, ``'gelu'``, ``'tanh'``, ``'identity'``.
+        activation: ``'prelu'`` (a slope per channel), ``'prelu_shared'`` (one slope),
+            ``'relu'``, ``'elu'``, ``'gelu'``, ``'tanh'``, ``'identity'``.
         act_last: apply the activation after the last layer too (GRACE and DGI do).
         dropout: dropout on the input of every layer after the first.
         batch_norm: batch normalisation after each convolution (GraphCL/InfoGraph graph encoders).
@@ -203,9 +211,38 @@ class GCNEncoder(GNNEncoder):
 
 class GATEncoder(GNNEncoder):
     """GAT layers (Velickovic et al., ICLR 2018); ``heads`` are concatenated within hidden layers
-    so each layer still outputs ``hidden_channels``."""
+    so each layer still outputs ``hidden_channels``.
+
+    ``init`` chooses the initialisation: ``'pyg'`` (default), PyG's ``GATConv`` (Glorot
+    uniform weights and attention vectors); ``'dgl'``, DGL's ``GATConv``, which the GAT and
+    GraphMAE authors' code inherits (Xavier normal with the ReLU gain, zero bias), about
+    :math:`\\sqrt{2}` times the weight scale. :meth:`reset_parameters` keeps the choice.
+    """
 
     supports_sparse_input = True
+    INITS = ("pyg", "dgl")
+
+    def __init__(self, *args, init: str = "pyg", **kwargs):
+        if init not in self.INITS:
+            raise ValueError(f"init must be one of {self.INITS}, got {init!r}")
+        self.init = init
+        super().__init__(*args, **kwargs)
+        self._dgl_init()
+
+    def _dgl_init(self):
+        if self.init != "dgl":
+            return
+        gain = nn.init.calculate_gain("relu")
+        for conv in self.convs:
+            nn.init.xavier_normal_(conv.lin.weight, gain=gain)
+            nn.init.xavier_normal_(conv.att_src, gain=gain)
+            nn.init.xavier_normal_(conv.att_dst, gain=gain)
+            if conv.bias is not None:
+                nn.init.zeros_(conv.bias)
+
+    def reset_parameters(self):
+        super().reset_parameters()
+        self._dgl_init()
 
     def init_conv(self, in_channels, out_channels, heads: int = 1, **kwargs):
         if out_channels % heads:
