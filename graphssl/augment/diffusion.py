@@ -14,20 +14,29 @@ class PPRDiffusion(Augmentation):
 
     with :math:`\tilde A = A + I`, computed exactly and batched over graphs (one padded
     ``[B, n, n]`` solve), then sparsified: entries below ``eps`` are removed. The view has the
-    diffusion as ``edge_index`` + ``edge_weight``; other edge attributes are dropped.
+    diffusion as ``edge_index`` + ``edge_weight`` (the edge ``i -> j`` carries
+    :math:`S_{ij}`, rows indexing sources as in PyG's ``to_dense_adj``); other edge attributes
+    are dropped. With ``minmax_columns`` the weights leaving each node (over all nodes of its
+    graph, zeros included) are then min-max scaled to ``[0, 1]`` (``(s - min) / (max - min)``,
+    a constant set left as it is): the columns of :math:`S` as the MVGRL authors multiply
+    :math:`S X`, scaled by scikit-learn's ``MinMaxScaler`` in their CiteSeer loader. The
+    diffusion is then no longer symmetric.
     Deterministic: ``generator`` is unused. Memory is ``B * n_max^2`` floats, so very large
     graphs are refused with the alternative named.
     """
 
     MAX_DENSE_ENTRIES = 10 ** 8
 
-    def __init__(self, alpha: float = 0.2, eps: float = 1e-4):
+    def __init__(self, alpha: float = 0.2, eps: float = 1e-4, minmax_columns: bool = False):
         if not 0.0 < alpha < 1.0:
             raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
         if eps < 0:
             raise ValueError(f"eps must be >= 0, got {eps!r}")
+        if not isinstance(minmax_columns, bool):
+            raise ValueError(f"minmax_columns must be True or False, got {minmax_columns!r}")
         self.alpha = float(alpha)
         self.eps = float(eps)
+        self.minmax_columns = minmax_columns
 
     def forward(self, data, generator):
         batch, num_graphs = graph_index(data)
@@ -55,12 +64,31 @@ class PPRDiffusion(Augmentation):
         dinv = deg.clamp(min=1e-12).pow(-0.5) * real
         t = dinv.unsqueeze(-1) * adj * dinv.unsqueeze(-2)
         s = self.alpha * torch.linalg.inv(eye - (1 - self.alpha) * t)
-        s = s * (real.unsqueeze(-1) & real.unsqueeze(-2))
-        b, i, j = (s > self.eps).nonzero(as_tuple=True)
+        pairs = real.unsqueeze(-1) & real.unsqueeze(-2)
+        s = s * pairs
+        s = s * (s > self.eps)
+        if self.minmax_columns:
+            s = _minmax_columns(s, real, pairs)
+        b, i, j = (s > 0).nonzero(as_tuple=True) if self.minmax_columns else \
+            (s > self.eps).nonzero(as_tuple=True)
         out = shallow_copy(data)
         for key in ("edge_attr",):
             if key in out:
                 del out[key]
-        out.edge_index = torch.stack([starts[b] + i, starts[b] + j])
+        out.edge_index = torch.stack([starts[b] + i, starts[b] + j])  # i -> j carries S[i, j]
         out.edge_weight = s[b, i, j]
         return out
+
+
+
+def _minmax_columns(s: torch.Tensor, real: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    """Min-max scaling of each source node's weights ``s [B, n, n][b, i, :]`` over its graph's
+    real nodes (padding stays 0); a range of 0 keeps its values (scale 1, as
+    ``MinMaxScaler``)."""
+    inf = torch.finfo(s.dtype).max
+    targets = real.unsqueeze(-2)
+    low = torch.where(targets, s, inf).amin(dim=-1, keepdim=True)
+    high = torch.where(targets, s, -inf).amax(dim=-1, keepdim=True)
+    span = high - low
+    span = torch.where(span > 0, span, torch.ones_like(span))
+    return ((s - low) / span) * pairs

@@ -22,7 +22,7 @@ class _DiffusionViews(Method):
     DIFFUSION_CACHE_SIZE = 2
 
     def __init__(self, encoder: nn.Module, diffusion_encoder: nn.Module, alpha: float,
-                 eps: float, embedding_dim: int | None = None):
+                 eps: float, embedding_dim: int | None = None, minmax_columns: bool = False):
         super().__init__(encoder)
         if not isinstance(diffusion_encoder, nn.Module):
             raise TypeError(f"diffusion_encoder must be a torch.nn.Module, got "
@@ -33,7 +33,7 @@ class _DiffusionViews(Method):
             raise ValueError(f"encoder and diffusion_encoder must output the same size, got "
                              f"{dim} and {diff_dim}")
         self.diffusion_encoder = diffusion_encoder
-        self.diffusion = PPRDiffusion(alpha=alpha, eps=eps)
+        self.diffusion = PPRDiffusion(alpha=alpha, eps=eps, minmax_columns=minmax_columns)
         self._diffusion_cache = IdentityCache(self.DIFFUSION_CACHE_SIZE)
         self.embedding_dim = dim  # both views' output size d
 
@@ -99,8 +99,8 @@ class MVGRL(_DiffusionViews):
     Differences from the paper: the paper (and the authors' code) trains on batches of four
     random 2000-node subgraphs of Cora/CiteSeer cut from the dense matrices; here the whole
     graph is one batch (Cora fits). The authors' dense :math:`S` is sparsified here at ``eps``
-    (for CiteSeer they threshold it too, then min-max scale its columns, which is not done
-    here). ``from_config`` builds the diffusion encoder with ``normalize=False`` so it
+    (for CiteSeer they threshold it too, then min-max scale its columns: ``minmax_columns``).
+    ``from_config`` builds the diffusion encoder with ``normalize=False`` so it
     multiplies by :math:`S` as it is, as the authors' code does.
 
     Args:
@@ -110,6 +110,9 @@ class MVGRL(_DiffusionViews):
         embedding_dim: ``d`` (read from ``encoder.out_channels`` if omitted).
         alpha: PPR teleport probability, in (0, 1).
         eps: diffusion entries below it are dropped (``0`` keeps all positive entries).
+        minmax_columns: min-max scale each column of the sparsified diffusion to ``[0, 1]``
+            (the authors' ``MinMaxScaler`` on CiteSeer; see
+            :class:`~graphssl.augment.PPRDiffusion`).
 
     Shapes: a graph (or batch) with ``x [N, F]`` -> scalar loss; :meth:`embed` -> ``[N, d]``.
 
@@ -121,8 +124,9 @@ class MVGRL(_DiffusionViews):
     """
 
     def __init__(self, encoder: nn.Module, diffusion_encoder: nn.Module,
-                 embedding_dim: int | None = None, alpha: float = 0.2, eps: float = 1e-4):
-        super().__init__(encoder, diffusion_encoder, alpha, eps, embedding_dim)
+                 embedding_dim: int | None = None, alpha: float = 0.2, eps: float = 1e-4,
+                 minmax_columns: bool = False):
+        super().__init__(encoder, diffusion_encoder, alpha, eps, embedding_dim, minmax_columns)
         dim = self.embedding_dim
         self.corruption = FeatureShuffle()
         self.readout = Readout("mean")
@@ -151,11 +155,12 @@ class MVGRL(_DiffusionViews):
     @classmethod
     def from_config(cls, in_channels: int, encoder: dict | None = None,
                     diffusion_encoder: dict | None = None, alpha: float = 0.2,
-                    eps: float = 1e-4) -> "MVGRL":
+                    eps: float = 1e-4, minmax_columns: bool = False) -> "MVGRL":
         enc, diff = _gcn_defaults(encoder, diffusion_encoder, type="gcn", hidden_channels=512,
                                   num_layers=1, activation="prelu")
         return cls(build_encoder(enc.pop("type"), in_channels, **enc),
-                   build_encoder(diff.pop("type"), in_channels, **diff), alpha=alpha, eps=eps)
+                   build_encoder(diff.pop("type"), in_channels, **diff), alpha=alpha, eps=eps,
+                   minmax_columns=minmax_columns)
 
 
 class ShortcutMLP(nn.Module):
