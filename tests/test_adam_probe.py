@@ -58,3 +58,24 @@ def test_node_probe_dispatch_and_errors():
         node_probe({"kind": "adma"})
     with pytest.raises(ValueError, match=r"the 'adam' probe takes .* not \['Cs'\]"):
         node_probe({"kind": "adam", "Cs": [1.0]})
+
+
+def test_adam_probe_last_epoch_and_repeats():
+    z, y = blobs(spread=3.0)
+    split = random_split(len(y), 1)
+    one = adam_linear_probe(z, y, split, epochs=40, select="last")
+    assert one["best_epoch"] == 40
+    # the last step needs no validation nodes
+    no_val = Split(split.train, split.val[:0], split.test)
+    assert adam_linear_probe(z, y, no_val, epochs=40, select="last")["test_acc"] == \
+        one["test_acc"]
+    many = adam_linear_probe(z, y, split, epochs=40, select="last", repeats=3)
+    assert many["best_epoch"] == [40, 40, 40]
+    # fit r starts from seed + r: the mean of three single fits
+    singles = [adam_linear_probe(z, y, split, epochs=40, select="last", seed=r)["test_acc"]
+               for r in range(3)]
+    assert many["test_acc"] == pytest.approx(sum(singles) / 3)
+    with pytest.raises(ValueError, match="select must be one of"):
+        adam_linear_probe(z, y, split, select="best")
+    with pytest.raises(ValueError, match="repeats"):
+        adam_linear_probe(z, y, split, repeats=0)
