@@ -196,7 +196,9 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
                  f"{100 * probe['test_nmi']:.2f}, ARI {100 * probe['test_ari']:.2f} "
                  f"({probe['epochs']} epochs)")
         else:
-            chosen = f"C={probe['C']}" if "C" in probe else f"probe epoch {probe['best_epoch']}"
+            kept = probe.get("best_epoch")
+            kept = f"{min(kept)}-{max(kept)}" if isinstance(kept, list) else kept
+            chosen = f"C={probe['C']}" if "C" in probe else f"probe epoch {kept}"
             echo(f"  run {run}: test acc {100 * probe['test_acc']:.2f} (val "
                  f"{100 * probe['val_acc']:.2f}, {chosen}, {probe['epochs']} epochs)")
     if task == "cluster":

@@ -55,8 +55,9 @@ def adam_linear_probe(z, y, split, lr: float = 0.01, weight_decay: float = 1e-4,
 
     Returns:
         ``{'train_acc', 'val_acc', 'test_acc', 'best_epoch'}``: ``best_epoch`` is the kept
-        step (from 1), a list of one per fit when ``repeats > 1``; ``val_acc`` is NaN for a
-        split without validation nodes.
+        step (from 1; ``epochs`` with ``select='last'``), a list of one per fit when
+        ``repeats > 1`` and ``select='validation'``; ``val_acc`` is NaN for a split without
+        validation nodes.
 
     Example:
         >>> adam_linear_probe(z, data.y, get_split(dataset, "public"), weight_decay=1e-4)
@@ -88,7 +89,7 @@ def adam_linear_probe(z, y, split, lr: float = 0.01, weight_decay: float = 1e-4,
                                 if len(idx) else float("nan"))
     out = {k: float(np.mean(v)) for k, v in scores.items()}
     epochs_kept = [e for _, e in fits]
-    out["best_epoch"] = epochs_kept[0] if repeats == 1 else epochs_kept
+    out["best_epoch"] = epochs_kept[0] if repeats == 1 or select == "last" else epochs_kept
     return out
 
 
