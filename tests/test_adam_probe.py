@@ -80,3 +80,10 @@ def test_adam_probe_last_epoch_and_repeats():
         adam_linear_probe(z, y, split, select="best")
     with pytest.raises(ValueError, match="repeats"):
         adam_linear_probe(z, y, split, repeats=0)
+
+
+def test_node_probe_describes_what_it_keeps():
+    assert node_probe({"kind": "adam"})[1] == ("logistic regression trained with Adam, epoch "
+                                               "chosen on the validation split")
+    assert node_probe({"kind": "adam", "select": "last", "repeats": 50})[1] == (
+        "mean of 50 logistic regressions trained with Adam, the last epoch")

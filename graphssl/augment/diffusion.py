@@ -69,8 +69,7 @@ class PPRDiffusion(Augmentation):
         s = s * (s > self.eps)
         if self.minmax_columns:
             s = _minmax_columns(s, real, pairs)
-        b, i, j = (s > 0).nonzero(as_tuple=True) if self.minmax_columns else \
-            (s > self.eps).nonzero(as_tuple=True)
+        b, i, j = (s > 0).nonzero(as_tuple=True)
         out = shallow_copy(data)
         for key in ("edge_attr",):
             if key in out:
@@ -78,7 +77,6 @@ class PPRDiffusion(Augmentation):
         out.edge_index = torch.stack([starts[b] + i, starts[b] + j])  # i -> j carries S[i, j]
         out.edge_weight = s[b, i, j]
         return out
-
 
 
 def _minmax_columns(s: torch.Tensor, real: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:

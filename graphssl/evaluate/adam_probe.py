@@ -1,5 +1,6 @@
 """Linear probe trained by gradient descent: logistic regression fitted full-batch with Adam,
-the epoch chosen on validation (the GraphMAE authors' node-classification probe)."""
+kept at the epoch chosen on validation (GraphMAE's probe) or at the last epoch and averaged over
+repeated fits (MVGRL's)."""
 from __future__ import annotations
 
 import numbers

@@ -8,12 +8,20 @@ import inspect
 from .adam_probe import adam_linear_probe
 from .linear import linear_probe
 
-#: ``protocol.probe.kind`` -> (probe, what the record says it is)
+def _describe_adam(options: dict) -> str:
+    repeats = options.get("repeats", 1)
+    fits = "logistic regression" if repeats == 1 else f"mean of {repeats} logistic regressions"
+    kept = ("the last epoch" if options.get("select", "validation") == "last"
+            else "epoch chosen on the validation split")
+    return f"{fits} trained with Adam, {kept}"
+
+
+#: ``protocol.probe.kind`` -> (probe, what the record says it is, given the probe's options)
 NODE_PROBES = {
-    "logistic": (linear_probe, "logistic regression, L2 strength chosen on the validation "
-                               "split"),
-    "adam": (adam_linear_probe, "logistic regression trained with Adam, epoch chosen on the "
-                                "validation split"),
+    "logistic": (linear_probe,
+                 lambda options: "logistic regression, L2 strength chosen on the validation "
+                                 "split"),
+    "adam": (adam_linear_probe, _describe_adam),
 }
 
 
@@ -34,10 +42,10 @@ def node_probe(config: dict | None = None):
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"protocol.probe.kind must be one of {sorted(NODE_PROBES)}, got "
                          f"{kind!r}{hint}")
-    fn, description = NODE_PROBES[kind]
+    fn, describe = NODE_PROBES[kind]
     accepted = [p for p in inspect.signature(fn).parameters if p not in ("z", "y", "split")]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise ValueError(f"protocol.probe: the {kind!r} probe takes {accepted}, not "
                          f"{unknown}")
-    return functools.partial(fn, **options), description
+    return functools.partial(fn, **options), describe(options)
