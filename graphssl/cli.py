@@ -117,7 +117,8 @@ def cmd_bench(args) -> int:
     results = args.results or Path(args.config).resolve().parent.parent / "results" / Path(
         args.config).stem
     out = run_grid(args.config, results, root=args.root, mirror=args.mirror,
-                   device=args.device, progress=not args.quiet, plots=not args.no_plots)
+                   device=args.device, progress=not args.quiet, plots=not args.no_plots,
+                   shard=args.shard)
     print(f"{out['ran']} cells run, {out['skipped']} reused; leaderboard: {out['leaderboard']}")
     return 0
 
@@ -193,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--no-plots", action="store_true", help="leaderboard only")
+    p.add_argument("--shard", default=None, metavar="K/N",
+                   help="run every N-th cell starting at the K-th; start 1/N .. N/N (one per "
+                        "core or machine) on the same --results folder to share the grid")
     _add_data_args(p)
     p.set_defaults(func=cmd_bench)
 

@@ -239,3 +239,42 @@ def test_any_pyg_or_ogb_dataset_is_named_without_code(tmp_path):
     text = GRID.replace("[csbm]", "[Coauthor-Physics, ogbn-arxiv, TU:COLLAB]")
     grid = load_grid(write(tmp_path, text))  # validated by name, nothing downloaded
     assert {c.dataset for c in grid.cells} == {"Coauthor-Physics", "ogbn-arxiv", "COLLAB"}
+
+
+def test_shards_together_run_the_grid_once_and_equal_an_unsharded_run(tmp_path, monkeypatch):
+    grid = write(tmp_path, GRID)
+    quiet = dict(progress=False, echo=lambda *a: None, plots=False)
+    run_grid(grid, tmp_path / "straight", **quiet)
+    calls = []
+    real = pretrain_module.run_pretrain
+
+    def counting(*args, **kwargs):
+        calls.append((args[0], kwargs["runs"][0]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner_module, "run_pretrain", counting)
+    first = run_grid(grid, tmp_path / "shared", shard="1/2", **quiet)
+    assert first["total"] == 2 and calls == [("dgi", 0), ("grace", 0)]  # cells 1 and 3 of 4
+    second = run_grid(grid, tmp_path / "shared", shard=(2, 2), **quiet)
+    assert second["ran"] == 2 and calls[2:] == [("dgi", 1), ("grace", 1)]
+    assert run_grid(grid, tmp_path / "shared", **quiet)["ran"] == 0  # all four are done
+
+    def by_key(folder):
+        return {r["key"]: stable_view(r) for r in ResultStore(folder).load()}
+
+    assert by_key(tmp_path / "shared") == by_key(tmp_path / "straight")
+
+
+@pytest.mark.parametrize("shard", ["3/2", "0/2", "1-2", "a/b", (1,)])
+def test_bad_shard_fails_before_training(tmp_path, monkeypatch, shard):
+    monkeypatch.setattr(runner_module, "run_pretrain", lambda *a, **k: pytest.fail("trained"))
+    with pytest.raises(ValueError, match="shard must be K/N"):
+        run_grid(write(tmp_path, GRID), tmp_path / "res", shard=shard, progress=False,
+                 echo=lambda *a: None)
+
+
+def test_cli_bench_shard_option(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(runner_module, "run_pretrain", lambda *a, **k: pytest.fail("trained"))
+    grid = write(tmp_path, GRID)
+    assert main(["bench", str(grid), "--results", str(tmp_path / "r"), "--shard", "3/2"]) == 2
+    assert "shard must be K/N with 1 <= K <= N" in capsys.readouterr().err

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+from ..filelock import file_lock
+
 FORMAT = "graphssl-bench"
 VERSION = 1
 #: fields that differ between two runs of the same cell (timing, memory, machine state)
@@ -22,12 +24,15 @@ class ResultStore:
     Each line is one record (``format``, ``version``, ``key`` plus the cell's metrics) written
     with a single ``write`` followed by ``flush`` and ``fsync``. A line cut short by a crash has
     no closing newline or is not valid JSON; :meth:`load` drops it (and truncates the file to
-    the last complete line), so that cell simply runs again.
+    the last complete line), so that cell simply runs again. Reading and appending hold a lock
+    on ``results.jsonl.lock``, so several shards of one grid (``graphssl bench --shard``) can
+    share a folder: a repair never cuts another process's line.
     """
 
     def __init__(self, folder):
         self.folder = Path(folder)
         self.path = self.folder / "results.jsonl"
+        self.lock_path = self.folder / "results.jsonl.lock"
 
     def check_writable(self) -> None:
         """Fail now, before any training, if results cannot be written here."""
@@ -46,6 +51,12 @@ class ResultStore:
         graphssl that wrote it)."""
         if not self.path.exists():
             return []
+        if not repair:  # read only: a line still being written reads as cut short, and stops
+            return self._load(False)
+        with file_lock(self.lock_path):
+            return self._load(True)
+
+    def _load(self, repair: bool) -> list[dict]:
         data = self.path.read_bytes()
         records, good_bytes = [], 0
         for raw in data.splitlines(keepends=True):
@@ -76,7 +87,7 @@ class ResultStore:
     def append(self, record: dict) -> None:
         line = json.dumps({"format": FORMAT, "version": VERSION, **record}, default=str) + "\n"
         self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as f:
+        with file_lock(self.lock_path), open(self.path, "a", encoding="utf-8") as f:
             f.write(line)
             f.flush()
             os.fsync(f.fileno())

@@ -40,23 +40,31 @@ def cell_record(cell: Cell, record: dict, seconds: float) -> dict:
 
 
 def run_grid(config, results, root=None, mirror=None, device="auto", progress=True,
-             echo=print, plots: bool = True) -> dict:
+             echo=print, plots: bool = True, shard: tuple[int, int] | str | None = None) -> dict:
     """Run every unfinished cell of the grid file ``config``; results go to
     ``results/results.jsonl`` (one line per cell), ``results/leaderboard.md`` and
     ``results/plots/``. Everything is validated first (names, hyperparameters, the results
     folder and file), so a bad grid fails before any training. Returns ``{'ran', 'skipped',
-    'total', 'leaderboard'}``."""
+    'total', 'leaderboard'}``.
+
+    ``shard=(k, n)`` (or ``'k/n'``, 1 <= k <= n) runs only every n-th cell of the grid, starting
+    at the k-th: n processes (cores, machines sharing a folder) started with ``1/n`` .. ``n/n``
+    on the same ``results`` run the grid between them, each cell once. Each renders the
+    leaderboard when it ends, so the last to finish renders the whole grid."""
     grid = load_grid(config)
+    k, n = parse_shard(shard)
     store = ResultStore(results)
     store.check_writable()
     finished = store.finished_keys()
     # paths relative to the results folder: the folder can move with its repository
     store.write_meta({"name": grid.name, "config": _relative(grid.path, store.folder),
                       "published": _relative(grid.published, store.folder)})
-    todo = [c for c in grid.cells if c.key not in finished]
-    echo(f"{grid.name}: {len(grid.cells)} cells, {len(grid.cells) - len(todo)} already "
+    cells = grid.cells[k - 1::n]
+    todo = [c for c in cells if c.key not in finished]
+    part = f" (shard {k}/{n}: {len(cells)} of them here)" if n > 1 else ""
+    echo(f"{grid.name}: {len(grid.cells)} cells{part}, {len(cells) - len(todo)} already "
          f"finished in {store.path}, {len(todo)} to run")
-    bar = tqdm(total=len(grid.cells), initial=len(grid.cells) - len(todo), desc=grid.name,
+    bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=grid.name,
                disable=not progress, position=0)
     embeddings_by_group: dict = {}
     timed = {(r["method"], r["dataset"]) for r in store.load() if r.get("peer")}
@@ -87,8 +95,23 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
         bar.close()
     summary = report(results, published=grid.published, title=grid.name, plots=plots,
                      embeddings=embeddings_by_group, echo=echo)
-    return {"ran": len(todo), "skipped": len(grid.cells) - len(todo), "total": len(grid.cells),
+    return {"ran": len(todo), "skipped": len(cells) - len(todo), "total": len(cells),
             **summary}
+
+
+def parse_shard(shard) -> tuple[int, int]:
+    """``None`` -> ``(1, 1)``; ``'2/4'`` or ``(2, 4)`` -> ``(2, 4)``; anything else, or k outside
+    1..n, is a ``ValueError`` naming the value."""
+    if shard is None:
+        return 1, 1
+    try:
+        k, n = (int(v) for v in (shard.split("/") if isinstance(shard, str) else shard))
+    except (TypeError, ValueError):
+        raise ValueError(f"shard must be K/N with integers 1 <= K <= N (e.g. 1/2), got "
+                         f"{shard!r}") from None
+    if not 1 <= k <= n:
+        raise ValueError(f"shard must be K/N with 1 <= K <= N (e.g. 1/2), got {shard!r}")
+    return k, n
 
 
 def _peer_timing(cell: Cell, record: dict, root, mirror) -> dict | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..filelock import file_lock
 from .errors import DatasetUnavailableError, UnknownDatasetError
 from .modality import MODALITIES
 from .mirror import MIRROR_ENV, copy_from_mirror, offline_class, resolve_mirror
@@ -219,28 +220,36 @@ def load_dataset(name: str, root: str | os.PathLike | None = None,
     if options and spec.task not in MODALITIES:
         raise TypeError(f"{spec.name} is a graph dataset: its loader takes no options, got "
                         f"{sorted(options)}")
-    if spec.task in MODALITIES:
-        mirror_dir = resolve_mirror(mirror)
-        if mirror_dir is not None and spec.relative_dir is not None:
-            copy_from_mirror(mirror_dir, spec.relative_dir, root, spec.name)
-        dataset = spec.build(None, root, **options)
-    elif spec.cls is None:  # generated in memory
+    if spec.cls is None and spec.task not in MODALITIES:  # generated in memory
         dataset = spec.build(None, root)
     else:
-        if spec.task != "node" or spec.name.startswith("ogb"):
-            _allow_pyg_in_torch_load()
-        cls = _import(spec.cls)
-        mirror_dir = resolve_mirror(mirror)
-        if mirror_dir is not None:
-            copy_from_mirror(mirror_dir, spec.relative_dir, root, spec.name)
-            cls = offline_class(cls, spec.name, mirror_dir, root)
-        else:
-            cls = _reporting_download_class(cls, spec, root)
-        dataset = spec.build(cls, root)
+        # one process prepares the files (mirror copy, processed/), the others wait and read
+        lock = root / ".locks" / (re.sub(r"[^A-Za-z0-9_.-]", "_", spec.name) + ".lock")
+        with file_lock(lock):
+            dataset = _build(spec, root, mirror, options)
     if transform is not None:
         dataset.transform = transform
     dataset.spec = spec
     return dataset
+
+
+def _build(spec: DatasetSpec, root: Path, mirror, options: dict):
+    """The loader of ``spec`` on ``root``, raw files copied from ``mirror`` (or downloaded)."""
+    if spec.task in MODALITIES:
+        mirror_dir = resolve_mirror(mirror)
+        if mirror_dir is not None and spec.relative_dir is not None:
+            copy_from_mirror(mirror_dir, spec.relative_dir, root, spec.name)
+        return spec.build(None, root, **options)
+    if spec.task != "node" or spec.name.startswith("ogb"):
+        _allow_pyg_in_torch_load()
+    cls = _import(spec.cls)
+    mirror_dir = resolve_mirror(mirror)
+    if mirror_dir is not None:
+        copy_from_mirror(mirror_dir, spec.relative_dir, root, spec.name)
+        cls = offline_class(cls, spec.name, mirror_dir, root)
+    else:
+        cls = _reporting_download_class(cls, spec, root)
+    return spec.build(cls, root)
 
 
 def _reporting_download_class(cls, spec: DatasetSpec, root: Path):

@@ -1,0 +1,35 @@
+"""An inter-process lock on a file, for work that several processes may start at once on the same
+folder: two shards of one benchmark grid appending to the same results file, or DDP ranks and
+parallel jobs preparing the same dataset (PyG writes ``processed/`` without a lock, and a
+second process reading a half-written file fails)."""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+try:  # POSIX
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock (one process per folder there)
+    fcntl = None
+
+
+@contextlib.contextmanager
+def file_lock(path):
+    """Hold an exclusive lock on ``path`` (created if missing, left in place) for the ``with``
+    block; another process entering the same lock waits until it is released. The lock is the
+    kernel's (``flock``): a process that dies releases it.
+
+    Example:
+        >>> with file_lock(root / ".cora.lock"):
+        ...     dataset = Planetoid(root, "Cora")  # processed once, read by the others
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
