@@ -119,7 +119,9 @@ def cmd_bench(args) -> int:
     out = run_grid(args.config, results, root=args.root, mirror=args.mirror,
                    device=args.device, progress=not args.quiet, plots=not args.no_plots,
                    shard=args.shard)
-    print(f"{out['ran']} cells run, {out['skipped']} reused; leaderboard: {out['leaderboard']}")
+    other = f", {out['elsewhere']} left to other processes" if out["elsewhere"] else ""
+    print(f"{out['ran']} cells run, {out['skipped']} reused{other}; leaderboard: "
+          f"{out['leaderboard']}")
     return 0
 
 
@@ -195,8 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--no-plots", action="store_true", help="leaderboard only")
     p.add_argument("--shard", default=None, metavar="K/N",
-                   help="run every N-th cell starting at the K-th; start 1/N .. N/N (one per "
-                        "core or machine) on the same --results folder to share the grid")
+                   help="run only every N-th cell, starting at the K-th (processes sharing a "
+                        "results folder also split a grid without it: each claims the cell it "
+                        "runs)")
     _add_data_args(p)
     p.set_defaults(func=cmd_bench)
 

@@ -33,3 +33,30 @@ def file_lock(path):
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+@contextlib.contextmanager
+def try_file_lock(path):
+    """Like :func:`file_lock`, but never waits: yields ``True`` with the lock held, or ``False``
+    at once when another holder has it (then nothing is held).
+
+    Example:
+        >>> with try_file_lock(claims / f"{key}.lock") as mine:
+        ...     if mine:
+        ...         run(cell)  # no other process runs this cell meanwhile
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        if fcntl is None:  # pragma: no cover
+            yield True
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+        else:
+            yield True
+    finally:
+        os.close(fd)

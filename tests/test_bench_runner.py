@@ -278,3 +278,33 @@ def test_cli_bench_shard_option(tmp_path, capsys, monkeypatch):
     grid = write(tmp_path, GRID)
     assert main(["bench", str(grid), "--results", str(tmp_path / "r"), "--shard", "3/2"]) == 2
     assert "shard must be K/N with 1 <= K <= N" in capsys.readouterr().err
+
+
+def test_processes_sharing_a_folder_skip_cells_claimed_or_finished_elsewhere(tmp_path,
+                                                                              monkeypatch):
+    grid_path = write(tmp_path, GRID)
+    run_grid(grid_path, tmp_path / "other", progress=False, echo=lambda *a: None, plots=False)
+    last = ResultStore(tmp_path / "other").load()[-1]  # the line another process would write
+    cells = load_grid(grid_path).cells
+    store = ResultStore(tmp_path / "res")
+    calls = []
+    real = pretrain_module.run_pretrain
+
+    def counting(*args, **kwargs):
+        calls.append((args[0], kwargs["runs"][0]))
+        if len(calls) == 1:  # meanwhile another process finishes the last cell
+            store.append({k: v for k, v in last.items() if k not in ("format", "version")})
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner_module, "run_pretrain", counting)
+    with store.claim(cells[0].key) as mine:  # another process is running the first cell
+        assert mine
+        with store.claim(cells[0].key) as again:
+            assert not again  # a claim is exclusive, even within one process
+        out = run_grid(grid_path, store.folder, progress=False, echo=lambda *a: None,
+                       plots=False)
+    assert calls == [("dgi", 1), ("grace", 0)]
+    assert out == {**out, "ran": 2, "elsewhere": 2, "skipped": 0, "total": 4}
+    calls.clear()
+    out = run_grid(grid_path, store.folder, progress=False, echo=lambda *a: None, plots=False)
+    assert calls == [("dgi", 0)] and out["ran"] == 1 and out["skipped"] == 3

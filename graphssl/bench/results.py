@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from ..filelock import file_lock
+from ..filelock import file_lock, try_file_lock
 
 FORMAT = "graphssl-bench"
 VERSION = 1
@@ -80,6 +80,11 @@ class ResultStore:
             with open(self.path, "r+b") as f:  # drop the half-written tail
                 f.truncate(good_bytes)
         return records
+
+    def claim(self, key: str):
+        """``with store.claim(key) as mine:`` -- ``mine`` is True while this process holds the
+        cell ``key`` (no other process sharing the folder runs it), False if another holds it."""
+        return try_file_lock(self.folder / ".claims" / f"{key}.lock")
 
     def finished_keys(self) -> set:
         return {r["key"] for r in self.load()}

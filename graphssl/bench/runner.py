@@ -47,10 +47,12 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
     folder and file), so a bad grid fails before any training. Returns ``{'ran', 'skipped',
     'total', 'leaderboard'}``.
 
-    ``shard=(k, n)`` (or ``'k/n'``, 1 <= k <= n) runs only every n-th cell of the grid, starting
-    at the k-th: n processes (cores, machines sharing a folder) started with ``1/n`` .. ``n/n``
-    on the same ``results`` run the grid between them, each cell once. Each renders the
-    leaderboard when it ends, so the last to finish renders the whole grid."""
+    Several processes may run the same grid on the same ``results`` at once (one per core, or
+    machines sharing the folder): each cell is claimed with a lock while it runs
+    (``results/.claims/KEY.lock``, released by the kernel if the process dies), and the others
+    skip it (``'elsewhere'`` counts those). ``shard=(k, n)`` (or ``'k/n'``, 1 <= k <= n) also
+    splits the grid statically: only every n-th cell, starting at the k-th. Each process renders
+    the leaderboard when it ends, so the last to finish renders the whole grid."""
     grid = load_grid(config)
     k, n = parse_shard(shard)
     store = ResultStore(results)
@@ -68,21 +70,23 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
                disable=not progress, position=0)
     embeddings_by_group: dict = {}
     timed = {(r["method"], r["dataset"]) for r in store.load() if r.get("peer")}
+    ran = elsewhere = 0
     try:
         for cell in todo:
-            embeddings: dict = {}
-            start = time.perf_counter()
-            record = run_pretrain(cell.method, cell.dataset, split=cell.split, runs=[cell.seed],
-                                  epochs=cell.epochs, root=root, mirror=mirror, device=device,
-                                  overrides=cell.overrides, progress=progress,
-                                  echo=lambda *a, **k: None, task=cell.task,
-                                  embeddings=embeddings)
-            line = cell_record(cell, record, time.perf_counter() - start)
+            with store.claim(cell.key) as mine:
+                if not mine or cell.key in store.finished_keys():
+                    # another process is running it, or finished it since this one started
+                    elsewhere += 1
+                    bar.update(1)
+                    (tqdm.write if progress else echo)(
+                        f"skip {cell.label()}: {'running' if not mine else 'finished'} in "
+                        f"another process")
+                    continue
+                embeddings: dict = {}
+                line = _run_cell(cell, root, mirror, device, progress, embeddings, timed)
+                store.append(line)
+            ran += 1
             group = (cell.method, line["dataset"])
-            if cell.peers and group not in timed and cell.method in PEERS:
-                line["peer"] = _peer_timing(cell, record, root, mirror)
-                timed.add(group)
-            store.append(line)
             if embeddings and group not in embeddings_by_group:
                 embeddings_by_group[group] = (embeddings, cell.seed)
             shown = ", ".join(f"{k} {100 * v:.2f}" for k, v in line["metrics"].items()
@@ -95,8 +99,24 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
         bar.close()
     summary = report(results, published=grid.published, title=grid.name, plots=plots,
                      embeddings=embeddings_by_group, echo=echo)
-    return {"ran": len(todo), "skipped": len(cells) - len(todo), "total": len(cells),
-            **summary}
+    return {"ran": ran, "skipped": len(cells) - len(todo), "elsewhere": elsewhere,
+            "total": len(cells), **summary}
+
+
+def _run_cell(cell: Cell, root, mirror, device, progress, embeddings: dict, timed: set) -> dict:
+    """One cell's ``run_pretrain`` as a results line (with the peer timing the first time a
+    (method, dataset) with ``peers: true`` runs)."""
+    start = time.perf_counter()
+    record = run_pretrain(cell.method, cell.dataset, split=cell.split, runs=[cell.seed],
+                          epochs=cell.epochs, root=root, mirror=mirror, device=device,
+                          overrides=cell.overrides, progress=progress,
+                          echo=lambda *a, **k: None, task=cell.task, embeddings=embeddings)
+    line = cell_record(cell, record, time.perf_counter() - start)
+    group = (cell.method, line["dataset"])
+    if cell.peers and group not in timed and cell.method in PEERS:
+        line["peer"] = _peer_timing(cell, record, root, mirror)
+        timed.add(group)
+    return line
 
 
 def parse_shard(shard) -> tuple[int, int]:
