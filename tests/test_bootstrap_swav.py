@@ -232,3 +232,20 @@ def test_swav_shape_errors():
         swav(rand(1, 16), rand(1, 16))
     with pytest.raises(ValueError, match="z1 must be a 2-D"):
         swav(rand(16), rand(16))
+
+
+def test_bgrl_architecture_follows_the_authors_code():
+    from torch import nn
+
+    from graphssl.methods import BGRL
+    method = BGRL.from_config(12, encoder={"hidden_channels": 16, "out_channels": 8},
+                              predictor_hidden=32)
+    kinds = [type(m) for m in method.predictor]
+    assert kinds == [nn.Linear, nn.PReLU, nn.Linear]  # no batch norm: their MLP_Predictor
+    assert method.predictor[1].weight.numel() == 1  # one slope, nn.PReLU()
+    assert all(act.weight.numel() == 1 for act in method.encoder.acts)  # encoder: one per layer
+    assert any(isinstance(m, nn.BatchNorm1d) for m in method.encoder.modules())
+    with_bn = BGRL.from_config(12, encoder={"hidden_channels": 16}, predictor_batch_norm=True)
+    assert isinstance(with_bn.predictor[1], nn.BatchNorm1d)  # BYOL's image predictor
+    with pytest.raises(ValueError, match="predictor_batch_norm must be True or False, got 1"):
+        BGRL.from_config(12, encoder={"hidden_channels": 16}, predictor_batch_norm=1)

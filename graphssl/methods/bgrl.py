@@ -55,11 +55,15 @@ class BGRL(Method):
     Args:
         encoder: the online encoder; the target starts as a copy of it.
         view1, view2: augmentations or config dicts.
-        predictor_hidden: hidden size of the predictor MLP (batch norm + PReLU).
+        predictor_hidden: hidden size of the predictor MLP ``Linear -> PReLU (one slope) ->
+            Linear``, as the authors' ``MLP_Predictor``.
+        predictor_batch_norm: batch norm before the predictor's PReLU (BYOL's image predictor
+            has one; the BGRL authors' has none).
         ema_base: initial EMA decay, in [0, 1].
 
     Example:
-        >>> method = BGRL(GCNEncoder(745, 512, out_channels=256, batch_norm=True),
+        >>> method = BGRL(GCNEncoder(745, 512, out_channels=256, batch_norm=True,
+        ...                          activation='prelu_shared'),
         ...               view1={'edge_drop': 0.4, 'feature_mask': 0.1},
         ...               view2={'edge_drop': 0.1, 'feature_mask': 0.2})
         >>> Trainer(epochs=10000, lr=1e-4, lr_schedule='cosine', warmup_epochs=1000).fit(method, data)
@@ -67,13 +71,17 @@ class BGRL(Method):
 
     def __init__(self, encoder: nn.Module, view1: Augmentation | dict, view2: Augmentation | dict,
                  embedding_dim: int | None = None, predictor_hidden: int = 512,
-                 ema_base: float = 0.99):
+                 ema_base: float = 0.99, predictor_batch_norm: bool = False):
         super().__init__(encoder)
         check_ema_base(ema_base)
+        if not isinstance(predictor_batch_norm, bool):
+            raise ValueError(f"predictor_batch_norm must be True or False, got "
+                             f"{predictor_batch_norm!r}")
         dim = embedding_dim_of(encoder, embedding_dim)
         self.ema_base = float(ema_base)
         self.view1, self.view2 = build_view(view1), build_view(view2)
-        self.predictor = mlp([dim, predictor_hidden, dim], activation=nn.PReLU, batch_norm=True)
+        self.predictor = mlp([dim, predictor_hidden, dim], activation=nn.PReLU,
+                             batch_norm=bool(predictor_batch_norm))
         self.target = copy.deepcopy(encoder)
         for p in self.target.parameters():
             p.requires_grad_(False)
@@ -94,11 +102,13 @@ class BGRL(Method):
     @classmethod
     def from_config(cls, in_channels: int, encoder: dict | None = None, view1: dict | None = None,
                     view2: dict | None = None, predictor_hidden: int = 512,
-                    ema_base: float = 0.99) -> "BGRL":
+                    ema_base: float = 0.99, predictor_batch_norm: bool = False) -> "BGRL":
+        # the authors' GCN: GCNConv -> BatchNorm -> PReLU (one slope) per layer
         enc = dict(type="gcn", hidden_channels=512, out_channels=256, num_layers=2,
-                   activation="prelu", batch_norm=True)
+                   activation="prelu_shared", batch_norm=True)
         enc.update(encoder or {})
         return cls(build_encoder(enc.pop("type"), in_channels, **enc),
                    view1=view1 or {"edge_drop": 0.4, "feature_mask": 0.1},
                    view2=view2 or {"edge_drop": 0.1, "feature_mask": 0.2},
-                   predictor_hidden=predictor_hidden, ema_base=ema_base)
+                   predictor_hidden=predictor_hidden, ema_base=ema_base,
+                   predictor_batch_norm=predictor_batch_norm)
