@@ -24,9 +24,9 @@ class ResultStore:
     Each line is one record (``format``, ``version``, ``key`` plus the cell's metrics) written
     with a single ``write`` followed by ``flush`` and ``fsync``. A line cut short by a crash has
     no closing newline or is not valid JSON; :meth:`load` drops it (and truncates the file to
-    the last complete line), so that cell simply runs again. Reading and appending hold a lock
-    on ``results.jsonl.lock``, so several shards of one grid (``graphssl bench --shard``) can
-    share a folder: a repair never cuts another process's line.
+    the last complete line), so that cell simply runs again. Appending and repairing hold a lock
+    on ``results.jsonl.lock``, so several processes running one grid can share a folder: a
+    repair never cuts another process's line. :meth:`claim` marks the cell a process is running.
     """
 
     def __init__(self, folder):

@@ -44,8 +44,9 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
     """Run every unfinished cell of the grid file ``config``; results go to
     ``results/results.jsonl`` (one line per cell), ``results/leaderboard.md`` and
     ``results/plots/``. Everything is validated first (names, hyperparameters, the results
-    folder and file), so a bad grid fails before any training. Returns ``{'ran', 'skipped',
-    'total', 'leaderboard'}``.
+    folder and file), so a bad grid fails before any training. Returns ``{'ran', 'skipped'
+    (finished before this start), 'elsewhere' (run by another process), 'total' (cells of this
+    shard), 'leaderboard'}``.
 
     Several processes may run the same grid on the same ``results`` at once (one per core, or
     machines sharing the folder): each cell is claimed with a lock while it runs
