@@ -15,18 +15,28 @@ except ImportError:  # pragma: no cover - Windows: no lock (one process per fold
 
 
 @contextlib.contextmanager
-def file_lock(path):
+def file_lock(path, read_only_ok: bool = False):
     """Hold an exclusive lock on ``path`` (created if missing, left in place) for the ``with``
     block; another process entering the same lock waits until it is released. The lock is the
     kernel's (``flock``): a process that dies releases it.
+
+    ``read_only_ok=True``: where the lock file cannot be created (a read-only folder, which no
+    process can write either, so there is nothing to guard), run the block without a lock
+    instead of failing.
 
     Example:
         >>> with file_lock(root / ".cora.lock"):
         ...     dataset = Planetoid(root, "Cora")  # processed once, read by the others
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        if not read_only_ok:
+            raise
+        yield
+        return
     try:
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)

@@ -1,5 +1,6 @@
 """Inter-process locks: concurrent shards of a grid and concurrent dataset preparation."""
 import multiprocessing
+import os
 import threading
 import time
 
@@ -73,3 +74,22 @@ def test_store_append_waits_for_the_lock(tmp_path):
     store.append({"key": "a"})
     _blocked_while_held(store.lock_path, lambda: store.append({"key": "b"}))
     assert [r["key"] for r in store.load()] == ["a", "b"]
+
+
+def test_lock_in_a_read_only_folder(tmp_path, monkeypatch, mirror, offline):
+    root = tmp_path / "data"
+    load_dataset("MUTAG", root=root, mirror=mirror)  # prepared once
+    real_open = os.open
+
+    def read_only(path, *args, **kwargs):
+        if str(path).endswith(".lock"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only)
+    with pytest.raises(PermissionError):  # a lock that must hold fails loudly
+        with file_lock(tmp_path / "x.lock"):
+            pass
+    with file_lock(tmp_path / "x.lock", read_only_ok=True):  # nothing to guard: runs unlocked
+        pass
+    assert len(load_dataset("MUTAG", root=root, mirror=mirror)) == 188  # a read-only root loads

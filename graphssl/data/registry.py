@@ -225,7 +225,7 @@ def load_dataset(name: str, root: str | os.PathLike | None = None,
     else:
         # one process prepares the files (mirror copy, processed/), the others wait and read
         lock = root / ".locks" / (re.sub(r"[^A-Za-z0-9_.-]", "_", spec.name) + ".lock")
-        with file_lock(lock):
+        with file_lock(lock, read_only_ok=True):  # a read-only root: already prepared
             dataset = _build(spec, root, mirror, options)
     if transform is not None:
         dataset.transform = transform
