@@ -1,7 +1,7 @@
 """An inter-process lock on a file, for work that several processes may start at once on the same
-folder: two shards of one benchmark grid appending to the same results file, or DDP ranks and
-parallel jobs preparing the same dataset (PyG writes ``processed/`` without a lock, and a
-second process reading a half-written file fails)."""
+folder: processes running one benchmark grid on one results folder, or DDP ranks and parallel
+jobs preparing the same dataset (PyG writes ``processed/`` without a lock, and a second process
+reading a half-written file fails)."""
 from __future__ import annotations
 
 import contextlib
@@ -12,6 +12,12 @@ try:  # POSIX
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no lock (one process per folder there)
     fcntl = None
+
+
+def _open(path) -> int:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
 
 
 @contextlib.contextmanager
@@ -28,21 +34,19 @@ def file_lock(path, read_only_ok: bool = False):
         >>> with file_lock(root / ".cora.lock"):
         ...     dataset = Planetoid(root, "Cora")  # processed once, read by the others
     """
-    path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = _open(path)
     except OSError:
         if not read_only_ok:
             raise
-        yield
-        return
+        fd = None
     try:
-        if fcntl is not None:
+        if fd is not None and fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        os.close(fd)  # closing the descriptor releases the lock
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the lock
 
 
 @contextlib.contextmanager
@@ -55,18 +59,14 @@ def try_file_lock(path):
         ...     if mine:
         ...         run(cell)  # no other process runs this cell meanwhile
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    fd = _open(path)
     try:
-        if fcntl is None:  # pragma: no cover
-            yield True
-            return
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held = True
         except BlockingIOError:
-            yield False
-        else:
-            yield True
+            held = False
+        yield held
     finally:
         os.close(fd)

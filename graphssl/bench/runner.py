@@ -55,22 +55,24 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
     splits the grid statically: only every n-th cell, starting at the k-th. Each process renders
     the leaderboard when it ends, so the last to finish renders the whole grid."""
     grid = load_grid(config)
-    k, n = parse_shard(shard)
+    shard_index, shard_count = parse_shard(shard)
     store = ResultStore(results)
     store.check_writable()
-    finished = store.finished_keys()
+    records = store.load()
+    finished = {r["key"] for r in records}
     # paths relative to the results folder: the folder can move with its repository
     store.write_meta({"name": grid.name, "config": _relative(grid.path, store.folder),
                       "published": _relative(grid.published, store.folder)})
-    cells = grid.cells[k - 1::n]
+    cells = grid.cells[shard_index - 1::shard_count]
     todo = [c for c in cells if c.key not in finished]
-    part = f" (shard {k}/{n}: {len(cells)} of them here)" if n > 1 else ""
+    part = (f" (shard {shard_index}/{shard_count}: {len(cells)} of them here)"
+            if shard_count > 1 else "")
     echo(f"{grid.name}: {len(grid.cells)} cells{part}, {len(cells) - len(todo)} already "
          f"finished in {store.path}, {len(todo)} to run")
     bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=grid.name,
                disable=not progress, position=0)
     embeddings_by_group: dict = {}
-    timed = {(r["method"], r["dataset"]) for r in store.load() if r.get("peer")}
+    timed = {(r["method"], r["dataset"]) for r in records if r.get("peer")}
     ran = elsewhere = 0
     try:
         for cell in todo:
