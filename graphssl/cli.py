@@ -181,8 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override the shipped configuration, e.g. --set "
                         "model.encoder.hidden_channels=64 (repeatable; recorded in the result)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")
-    p.add_argument("--checkpoint-dir", default=None, help="checkpoint each run here; rerunning "
-                                                          "resumes interrupted runs")
+    p.add_argument("--checkpoint-dir", default=None,
+                   help="checkpoint each run here; rerunning resumes interrupted runs, and "
+                        "processes started with the same folder share the runs")
     p.add_argument("--out", default=None, help="write the result record as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_data_args(p)

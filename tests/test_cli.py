@@ -127,8 +127,9 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_the_rerun_resumes(tmp_path):
     assert "Traceback" not in err
     epoch = load_checkpoint(ckpt)["epoch"]
     assert epoch >= 3
-    leftovers = [p for p in ckpt.parent.iterdir() if p.name != "checkpoint.pt"]
-    assert not leftovers, leftovers  # no half-written temporary files
+    # no half-written temporary files (train.lock: the run's lock, see claimed_runs)
+    leftovers = [p for p in ckpt.parent.iterdir() if p.name not in ("checkpoint.pt", "train.lock")]
+    assert not leftovers, leftovers
     other = cmd[:]
     other[other.index("80")] = "81"  # another configuration: refused, the checkpoint untouched
     rerun = subprocess.run(other, capture_output=True, text=True)

@@ -19,8 +19,8 @@ from ..evaluate import knn_probe, linear_probe, multilabel_probe, next_frame_pro
 from ..methods import build_method, get_method
 from ..train import seed_everything
 from .config import deep_update, method_config
-from .pretrain import (_record, _train_run, override_epochs, resolve_device, resolve_runs,
-                       training_summary)
+from .pretrain import (_record, _train_run, claimed_runs, override_epochs, resolve_device,
+                       resolve_runs, training_summary)
 
 
 class TensorBatches:
@@ -142,7 +142,7 @@ def run_modality_pretrain(method: str, spec, runs=None, epochs=None, root=None, 
     echo(f"  baseline ({reference['kind']}): " + ", ".join(
         f"{k} {100 * v:.2f}" for k, v in reference.items() if k.startswith("test_")))
     results, seconds_total, epochs_run = [], 0.0, 0
-    for run in run_ids:
+    for run in claimed_runs(run_ids, checkpoint_dir):
         seed_everything(run)
         model = build_method(method, in_channels, **config["model"]).to(dev)
         # long clips: one random window of `context` frames per clip and batch

@@ -11,6 +11,7 @@ import torch_geometric.transforms as T
 
 from ..data import MODALITIES, dataset_spec, get_split, load_dataset
 from ..evaluate import cluster, node_probe, score_clusters
+from ..filelock import file_lock, try_file_lock
 from ..methods import build_method, get_method
 from ..sparse import to_sparse_features
 from ..train import Trainer, seed_everything
@@ -63,6 +64,39 @@ def resolve_runs(runs, default: int) -> list[int]:
         raise ValueError(f"runs must be a positive integer or a list of distinct run ids >= 0, "
                          f"got {runs!r}")
     return ids
+
+
+def claimed_runs(run_ids: list[int], checkpoint_dir=None):
+    """Yield ``run_ids`` for the caller to train, each while holding the lock
+    ``checkpoint_dir/run{r}/train.lock``, so that several processes given one checkpoint folder
+    share the runs instead of training one run twice at once.
+
+    Runs no other process holds come first (those with a checkpoint to resume before fresh
+    ones); a run another process is training comes last, after waiting for its lock: by then
+    its checkpoint is finished, and resuming it only loads it for the probe. Without a
+    checkpoint folder, or under ``torch.distributed`` with several ranks (which all train the
+    same run together), the runs are yielded in order without locks. Callers sort their
+    per-run results by run id.
+    """
+    import torch.distributed as dist
+
+    if checkpoint_dir is None or (dist.is_available() and dist.is_initialized()
+                                  and dist.get_world_size() > 1):
+        yield from run_ids
+        return
+    folder = Path(checkpoint_dir)
+    lock = lambda run: folder / f"run{run}" / "train.lock"  # noqa: E731
+    started = sorted(run_ids, key=lambda r: not (folder / f"run{r}" / "checkpoint.pt").exists())
+    busy = []
+    for run in started:
+        with try_file_lock(lock(run)) as mine:
+            if mine:
+                yield run
+            else:
+                busy.append(run)
+    for run in busy:
+        with file_lock(lock(run)):
+            yield run
 
 
 def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int | None = None,
@@ -160,10 +194,10 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
          f"{config['train'].get('epochs')}, device={dev}"
          + ("" if config.get("tuned") else " (no tuned config for this dataset: defaults)"))
     results, pretrain_seconds, epochs_run = [], 0.0, 0
-    for run in run_ids:
+    for run in claimed_runs(run_ids, checkpoint_dir):
         seed_everything(run)
         model = build_method(method, data.num_features, **config["model"]).to(dev)
-        if run == run_ids[0] and getattr(model.encoder, "supports_sparse_input", False) and \
+        if not results and getattr(model.encoder, "supports_sparse_input", False) and \
                 model.encoder.sparse_input:
             data = to_sparse_features(data)  # bag-of-words: augment and encode non-zeros only
         # -- mini-batch training (graphssl.train.sampling): with data.sampler set, train on
@@ -246,7 +280,7 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
          f"epochs={config['train'].get('epochs')}, batch_size={batch_size}, device={dev}"
          + ("" if config.get("tuned") else " (no tuned config for this dataset: defaults)"))
     results, pretrain_seconds, epochs_run = [], 0.0, 0
-    for run in run_ids:
+    for run in claimed_runs(run_ids, checkpoint_dir):
         seed_everything(run)
         model = build_method(method, dataset.num_features, **config["model"]).to(dev)
         loader = DataLoader(dataset, batch_size=batch_size, shuffle=True)
@@ -298,7 +332,7 @@ def run_link_pretrain(method: str, dataset, config: dict, runs=None, epochs=None
     echo(f"{method} on {spec.name}: link prediction, runs={runs}, epochs="
          f"{config['train'].get('epochs')}, device={dev}")
     results, pretrain_seconds, epochs_run = [], 0.0, 0
-    for run in run_ids:
+    for run in claimed_runs(run_ids, checkpoint_dir):
         seed_everything(run)
         train_data, val, test = split_edges(data, seed=run, **ratios)
         train_data = train_data.to(dev)
@@ -344,6 +378,7 @@ def _record(method, spec, split, runs, results, pretrain_seconds, epochs_run, co
             probe, metrics=(("acc", "test accuracy"),)) -> dict:
     """The result record: for each metric ``m`` (``acc``; ``auc`` and ``ap`` for links), the
     mean and population std over runs of ``test_m`` and the mean of ``val_m``."""
+    results = sorted(results, key=lambda r: r["run"])  # claimed_runs may train out of order
     record = {"method": method, "dataset": spec.name, "split": split, "runs": runs}
     summary = []
     for key, label in metrics:

@@ -1,0 +1,55 @@
+"""Several processes given one checkpoint folder share the runs of `graphssl pretrain`."""
+import threading
+import time
+
+from graphssl.bench.pretrain import claimed_runs, run_pretrain
+from graphssl.filelock import try_file_lock
+
+
+def test_without_a_checkpoint_folder_runs_come_in_order():
+    assert list(claimed_runs([2, 0, 1])) == [2, 0, 1]
+
+
+def test_runs_held_elsewhere_come_last_and_started_runs_first(tmp_path):
+    (tmp_path / "run3").mkdir()
+    (tmp_path / "run3" / "checkpoint.pt").write_bytes(b"")  # started by an earlier call
+    runs = claimed_runs([0, 1, 2, 3], tmp_path)
+    with try_file_lock(tmp_path / "run1" / "train.lock") as held:  # "another process"
+        assert held
+        assert [next(runs), next(runs), next(runs)] == [3, 0, 2]
+        with try_file_lock(tmp_path / "run2" / "train.lock") as free:
+            assert not free  # the run being yielded is locked meanwhile
+    assert list(runs) == [1]  # waited for the lock, then got it
+
+
+def test_a_run_trained_elsewhere_is_not_trained_twice(tmp_path):
+    """Run 1 is "being trained by another process" (its lock is held) until this process has
+    trained run 2; the record still lists runs 0, 1, 2 in order with the numbers a single
+    process gets."""
+    ckpt = tmp_path / "ckpt"
+    common = dict(method="dgi", dataset="csbm", runs=3, epochs=2, progress=False)
+    alone = run_pretrain(**common, echo=lambda *a: None)
+    got_lock, release = threading.Event(), threading.Event()
+
+    def other_process():
+        with try_file_lock(ckpt / "run1" / "train.lock") as held:
+            assert held
+            got_lock.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=other_process)
+    holder.start()
+    got_lock.wait(10)
+    lines = []
+
+    def echo(line):
+        lines.append(line)
+        if line.startswith("  run 2"):
+            release.set()
+
+    shared = run_pretrain(**common, checkpoint_dir=ckpt, echo=echo)
+    holder.join()
+    order = [line.split()[1].rstrip(":") for line in lines if line.startswith("  run ")]
+    assert order == ["0", "2", "1"]
+    assert [r["run"] for r in shared["per_run"]] == [0, 1, 2]
+    assert [r["test_acc"] for r in shared["per_run"]] == [r["test_acc"] for r in alone["per_run"]]
