@@ -141,3 +141,25 @@ def test_default_features_for_featureless_graphs():
     out = ensure_features(g, max_degree=3)
     assert out.x.shape == (4, 4) and out.x[1, 2] == 1 and out.x[3, 0] == 1
     assert g.x is None
+
+
+def test_degree_one_hot_appended_to_existing_features():
+    g = Data(x=torch.tensor([[1.0], [2.0], [3.0], [4.0]]),
+             edge_index=torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]))
+    assert ensure_features(g, max_degree=3) is g  # features kept unless asked
+    out = ensure_features(g, max_degree=1, append_degree=True)
+    assert out.x.tolist() == [[1, 0, 1], [2, 0, 1], [3, 0, 1], [4, 1, 0]]  # degree 2 capped at 1
+    assert g.x.shape == (4, 1)
+    with pytest.raises(ValueError, match="append_degree must be True or False, got 'yes'"):
+        ensure_features(g, append_degree="yes")
+    with pytest.raises(ValueError, match="max_degree must be a non-negative integer, got 'auto'"):
+        ensure_features(g, max_degree="auto")
+
+
+def test_largest_degree_over_a_batched_dataset():
+    from graphssl.data import largest_degree
+
+    star = Data(edge_index=torch.tensor([[0, 0, 0, 1, 2, 3], [1, 2, 3, 0, 0, 0]]), num_nodes=4)
+    path = Data(edge_index=torch.tensor([[0, 1], [1, 0]]), num_nodes=2)
+    assert largest_degree([path, star, path], batch_size=2) == 3
+    assert largest_degree([Data(edge_index=torch.empty(2, 0, dtype=torch.long), num_nodes=3)]) == 0

@@ -256,7 +256,7 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
     pretraining and the fold assignment with ``r``."""
     from torch_geometric.loader import DataLoader
 
-    from ..data import ensure_features
+    from ..data import ensure_features, largest_degree
     from ..evaluate import svm_cross_validation
 
     spec = dataset.spec
@@ -269,10 +269,17 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
     protocol.update(task="graph", split=f"{folds}-fold stratified CV", runs=runs, folds=folds)
     if run_ids != list(range(runs)):
         protocol["run_ids"] = run_ids
-    if dataset[0].x is None:  # IMDB, COLLAB, REDDIT: documented default features
+    append = config["data"].get("append_degree", False)
+    has_x = dataset[0].x is not None
+    if not has_x or append:  # IMDB, COLLAB, REDDIT: documented default features
         max_degree = config["data"].get("max_degree", 64)
-        dataset.transform = lambda d: ensure_features(d, max_degree=max_degree)
-        config["data"]["features"] = f"degree one-hot, capped at {max_degree}"
+        if max_degree == "auto":  # the dataset's largest degree: no column always zero
+            max_degree = largest_degree(dataset)
+        ensure_features(dataset[0], max_degree=max_degree, append_degree=append)  # bad values
+        dataset.transform = lambda d: ensure_features(d, max_degree=max_degree,
+                                                      append_degree=append)
+        config["data"]["features"] = (("node features + " if has_x else "")
+                                      + f"degree one-hot, capped at {max_degree}")
     batch_size = config["data"].get("batch_size", 128)
     dev = resolve_device(device)
     y = torch.cat([d.y.view(-1) for d in dataset]).cpu()

@@ -1,17 +1,44 @@
-"""Default node features for graphs that have none (IMDB-BINARY, COLLAB, ...)."""
+"""Degree features: default node features for graphs that have none (IMDB-BINARY, COLLAB, ...),
+and the degree one-hot some methods append to existing features (MVGRL's graph level)."""
 from __future__ import annotations
 
 import torch
 from torch_geometric.utils import degree
 
 
-def ensure_features(data, max_degree: int = 64):
-    """Return ``data`` with ``x`` set when it has none: a one-hot of the node degree, capped at
-    ``max_degree`` (the last column collects every larger degree). Graphs with features are
-    returned unchanged; the input is never modified."""
-    if getattr(data, "x", None) is not None:
+def ensure_features(data, max_degree: int = 64, append_degree: bool = False):
+    """Return ``data`` with a one-hot of the node degree, capped at ``max_degree`` (the last
+    column collects every larger degree), as ``x`` when it has none. With
+    ``append_degree=True`` the one-hot is also appended to existing features (``[x, onehot]``,
+    as MVGRL's authors build node features); otherwise graphs with features are returned
+    unchanged. The input is never modified.
+
+    Example:
+        >>> mutag = load_dataset("MUTAG")
+        >>> ensure_features(mutag[0], max_degree=4, append_degree=True).x.shape
+        torch.Size([17, 12])
+    """
+    if isinstance(max_degree, bool) or not isinstance(max_degree, int) or max_degree < 0:
+        raise ValueError(f"max_degree must be a non-negative integer, got {max_degree!r}")
+    if not isinstance(append_degree, bool):
+        raise ValueError(f"append_degree must be True or False, got {append_degree!r}")
+    x = getattr(data, "x", None)
+    if x is not None and not append_degree:
         return data
     deg = degree(data.edge_index[0], data.num_nodes, dtype=torch.long).clamp(max=max_degree)
+    onehot = torch.nn.functional.one_hot(deg, max_degree + 1).float()
     out = data.clone()
-    out.x = torch.nn.functional.one_hot(deg, max_degree + 1).float()
+    out.x = onehot if x is None else torch.cat([x.float(), onehot], dim=-1)
     return out
+
+
+def largest_degree(dataset, batch_size: int = 4096) -> int:
+    """The largest node degree over all graphs of ``dataset`` (counted from ``edge_index``
+    sources, as :func:`ensure_features` counts), computed over batches of graphs."""
+    from torch_geometric.loader import DataLoader
+
+    top = 0
+    for batch in DataLoader(dataset, batch_size=batch_size):
+        if batch.edge_index.numel():
+            top = max(top, int(degree(batch.edge_index[0], batch.num_nodes).max()))
+    return top
