@@ -23,6 +23,7 @@ grids:
     per_method:
       grace: {model: {projection_dim: 16}}
 """
+PLAIN = GRID.replace("    per_method:\n      grace: {model: {projection_dim: 16}}\n", "")
 
 
 def write(tmp_path, text, name="grid.yaml"):
@@ -229,10 +230,61 @@ def test_bad_searches(tmp_path, search, message):
     text = GRID.replace("[dgi, grace]", "[grace]") + "    search:\n" + search
     with pytest.raises(GridError, match=message):
         load_grid(write(tmp_path, text))
-    text = GRID.replace("[dgi, grace]", "[grace]").replace("[csbm]", "[MUTAG]") + \
-        "    search:\n      model.temperature: [0.2]\n"
+    text = GRID.replace("[dgi, grace]", "[grace]").replace("[csbm]", "[csbm]\n    tasks: [cluster]") \
+        + "    search:\n      model.temperature: [0.2]\n"
     with pytest.raises(GridError, match="validation split"):
-        load_grid(write(tmp_path, text, "graph.yaml"))
+        load_grid(write(tmp_path, text, "cluster.yaml"))
+    text = PLAIN.replace("[dgi, grace]", "[graphmae-graph]").replace("[csbm]", "[ogbg-molbace]") \
+        + "    search:\n      model.mask_rate: [0.2]\n"
+    with pytest.raises(GridError, match="transfer protocol of ogbg-molbace"):
+        load_grid(write(tmp_path, text, "transfer.yaml"))
+
+
+def test_a_graph_search_with_a_single_C_is_refused(tmp_path):
+    text = PLAIN.replace("[dgi, grace]", "[infograph]").replace("[csbm]", "[MUTAG]") \
+        + "    search:\n      data.batch_size: [32, 64]\n"
+    load_grid(write(tmp_path, text))  # a C grid (the default): nested CV can select
+    single = text.replace("    search:", "    set: {protocol: {svm: {Cs: [1.0]}}}\n    search:")
+    with pytest.raises(GridError, match="single C"):
+        load_grid(write(tmp_path, single, "single.yaml"))
+
+
+def _cv_record(variant, seed, inner, acc):
+    return {"method": "m", "dataset": "D", "task": "graph", "split": "3-fold", "seed": seed,
+            "variant": variant, "fold_inner_acc": inner, "fold_acc": acc, "metrics": {}}
+
+
+def test_nested_cv_selection_takes_each_folds_best_inner_variant():
+    from graphssl.bench.leaderboard import selected_by_nested_cv
+
+    records = [_cv_record("a", 0, [0.9, 0.5, 0.7], [0.8, 0.1, 0.6]),
+               _cv_record("b", 0, [0.6, 0.8, 0.7], [0.2, 0.9, 1.0]),  # fold 2: a tie -> a
+               _cv_record("a", 1, [0.5, 0.5, 0.5], [0.3, 0.3, 0.3]),
+               _cv_record("b", 1, [0.6, 0.6, 0.6], [0.6, 0.6, 0.6]),
+               _cv_record("a", 2, [0.9, 0.9, 0.9], [1.0, 1.0, 1.0])]  # seed 2: b missing
+    [row] = selected_by_nested_cv(records)
+    assert row["seeds"] == [0, 1] and row["chosen"] == {"a": 2, "b": 4}
+    assert row["mean"] == pytest.approx(((0.8 + 0.9 + 0.6) / 3 + 0.6) / 2)
+    # the held-out accuracies never choose: b's perfect fold 2 is not taken
+    assert selected_by_nested_cv([r for r in records if r["variant"] == "a"]) == []
+
+
+def test_graph_search_selects_by_nested_cross_validation(tmp_path, data_root, mirror, offline):
+    text = ("name: nested\ngrids:\n  - methods: [infograph]\n    datasets: [MUTAG]\n"
+            "    seeds: [0]\n    epochs: 1\n    search:\n      data.batch_size: [32, 128]\n")
+    run_grid(write(tmp_path, text), tmp_path / "res", root=data_root, mirror=mirror,
+             progress=False, echo=lambda *a: None, plots=False)
+    records = ResultStore(tmp_path / "res").load()
+    assert len(records) == 2
+    for r in records:
+        assert len(r["fold_inner_acc"]) == len(r["fold_acc"]) == 10
+        assert all(0.0 < a <= 1.0 for a in r["fold_inner_acc"])
+    best = [max(records, key=lambda r: r["fold_inner_acc"][f]) for f in range(10)]
+    expected = sum(b["fold_acc"][f] for f, b in enumerate(best)) / 10
+    board = (tmp_path / "res" / "leaderboard.md").read_text()
+    section = board.split("## Search by nested cross-validation")[1]
+    assert f"| infograph | MUTAG | 10-fold stratified CV | 1 | {100 * expected:.2f} ± 0.00 |" \
+        in section
 
 
 def test_any_pyg_or_ogb_dataset_is_named_without_code(tmp_path):

@@ -227,7 +227,7 @@ def load_grid(path) -> Grid:
                 for split in splits:
                     for task in tasks:
                         if variants[0][0]:
-                            _check_searchable(m, d, task, lambda msg, w=at + ("search",):
+                            _check_searchable(m, d, task, base, lambda msg, w=at + ("search",):
                                               fail(w, msg))
                         for name, values in variants:
                             overrides = deep_update(base, values)
@@ -286,13 +286,28 @@ def _variants(search, fail) -> list:
     return out
 
 
-def _check_searchable(method, dataset, task, fail):
-    """A search selects on the validation split: node classification and link prediction have
-    one; graph classification (cross-validation), clustering and transfer do not."""
+def _check_searchable(method, dataset, task, overrides, fail):
+    """A search selects on data the reported test score never sees: node classification and
+    link prediction select on their validation split, graph classification by nested
+    cross-validation (in each outer fold, on the inner-CV accuracy of its training part, which
+    needs a grid of C); clustering and transfer have nothing to select on."""
     from ..data import MODALITIES, dataset_spec
-    if dataset_spec(dataset).task in MODALITIES:  # images, clips, text: a fixed validation part
+    spec = dataset_spec(dataset)
+    if spec.task in MODALITIES:  # images, clips, text: a fixed validation part
         return
-    if dataset_spec(dataset).task != "node":
+    if spec.task == "graph":
+        config = deep_update(method_config(method, dataset), overrides)
+        task = task or config["protocol"].get("task")
+        if task == "transfer" or (task is None and spec.name.startswith("ogbg-mol")):
+            fail(f"search selects on held-out data; the transfer protocol of {dataset} "
+                 f"reports its last epoch and selects nothing: drop the search for it")
+        Cs = (config["protocol"].get("svm") or {}).get("Cs")
+        if Cs is not None and len(Cs) < 2:
+            fail(f"a graph-classification search selects by nested cross-validation on the "
+                 f"inner-CV accuracy of C's grid; {method} on {dataset} has a single C "
+                 f"({Cs}): give protocol.svm.Cs at least two values")
+        return
+    if spec.task != "node":
         fail(f"search selects on a validation split; {dataset} is evaluated by cross-validation "
              f"or transfer, which has none here: drop the search for it")
     task = task or method_config(method, dataset)["protocol"].get("task", "node")

@@ -300,7 +300,8 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
             embeddings.update(z=z, y=y)
         cv = svm_cross_validation(z, y, folds=folds, seeds=(run,), **probe_cfg)
         result = {"test_acc": cv["acc_mean"], "acc_std_folds": cv["acc_std_folds"],
-                  "fold_acc": cv["fold_acc"][0], "C": cv["C"], "run": run, "seed": run,
+                  "fold_acc": cv["fold_acc"][0], "fold_inner_acc": cv["inner_acc"][0],
+                  "C": cv["C"], "run": run, "seed": run,
                   **training_summary(trainer)}
         results.append(result)
         echo(f"  run {run}: accuracy {100 * result['test_acc']:.2f} ± "

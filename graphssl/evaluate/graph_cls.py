@@ -70,49 +70,59 @@ def svm_cross_validation(z, y, folds: int = 10, seeds=(0,), Cs=DEFAULT_CS, inner
         seeds of the std across that seed's folds (the "±" the papers report),
         ``'acc_std_seeds'``: std across seeds of the per-seed mean accuracy (0.0 for one seed),
         ``'per_seed'``: per-seed mean accuracy, ``'fold_acc'``: ``[seed][fold]`` accuracies,
-        ``'C'``: ``[seed][fold]`` chosen ``C``, ``'folds'``, ``'seeds'``\\ ``}``.
+        ``'C'``: ``[seed][fold]`` chosen ``C``, ``'inner_acc'``: ``[seed][fold]`` mean inner-CV
+        accuracy of the chosen ``C`` (computed on the outer training part only: what a
+        nested-CV search over embeddings may select on, see
+        :func:`graphssl.bench.leaderboard.selected_by_nested_cv`; ``None`` entries with a
+        single ``C``), ``'folds'``, ``'seeds'``\\ ``}``.
     """
     z, y = check_embeddings(z, y)
     seeds, Cs = _check_config(folds, seeds, Cs, inner_folds, kernel)
     _check_class_sizes(y, folds, inner_folds if len(Cs) > 1 else None)
-    fold_acc, chosen = [], []
+    fold_acc, chosen, inner_acc = [], [], []
     for seed in seeds:
         outer = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-        accs, Cs_seed = [], []
+        accs, Cs_seed, inner_seed = [], [], []
         for train, test in outer.split(z, y):
-            acc, C = _evaluate_fold(z, y, train, test, Cs, inner_folds, seed, kernel, standardize)
+            acc, C, inner = _evaluate_fold(z, y, train, test, Cs, inner_folds, seed, kernel,
+                                           standardize)
             accs.append(acc)
             Cs_seed.append(C)
+            inner_seed.append(inner)
         fold_acc.append(accs)
         chosen.append(Cs_seed)
+        inner_acc.append(inner_seed)
     per_seed = [float(np.mean(a)) for a in fold_acc]
     return {"acc_mean": float(np.mean(fold_acc)),
             "acc_std_folds": float(np.mean([np.std(a) for a in fold_acc])),
             "acc_std_seeds": float(np.std(per_seed)) if len(seeds) > 1 else 0.0,
-            "per_seed": per_seed, "fold_acc": fold_acc, "C": chosen, "folds": folds,
-            "seeds": list(seeds)}
+            "per_seed": per_seed, "fold_acc": fold_acc, "C": chosen, "inner_acc": inner_acc,
+            "folds": folds, "seeds": list(seeds)}
 
 
 def _evaluate_fold(z, y, train, test, Cs, inner_folds, seed, kernel, standardize):
-    """One outer fold: choose C on ``train`` only, refit there, return ``(test accuracy, C)``."""
+    """One outer fold: choose C on ``train`` only, refit there, return ``(test accuracy, C,
+    inner-CV accuracy of that C)``."""
     train, test = as_numpy(train), as_numpy(test)
-    C, model = _choose_C(z[train], y[train], Cs, inner_folds, seed, kernel, standardize)
-    return float((model.predict(z[test]) == y[test]).mean()), C
+    C, model, inner = _choose_C(z[train], y[train], Cs, inner_folds, seed, kernel, standardize)
+    return float((model.predict(z[test]) == y[test]).mean()), C, inner
 
 
 def _choose_C(z_train, y_train, Cs, inner_folds, seed, kernel, standardize):
     """Grid search for C by inner stratified CV on the training part alone; returns
-    ``(C, model refitted on the whole training part)``. Sees no held-out graph."""
+    ``(C, model refitted on the whole training part, its mean inner-CV accuracy)`` (``None``
+    for a single C: no inner CV). Sees no held-out graph."""
     model = _make_svm(kernel, standardize)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         if len(Cs) == 1:
-            return Cs[0], model.set_params(svm__C=Cs[0]).fit(z_train, y_train)
+            return Cs[0], model.set_params(svm__C=Cs[0]).fit(z_train, y_train), None
         inner = StratifiedKFold(n_splits=inner_folds, shuffle=True, random_state=seed)
         search = GridSearchCV(model, {"svm__C": list(Cs)}, scoring="accuracy", cv=inner,
                               n_jobs=1, refit=True, error_score="raise")
         search.fit(z_train, y_train)
-    return float(search.best_params_["svm__C"]), search.best_estimator_
+    return (float(search.best_params_["svm__C"]), search.best_estimator_,
+            float(search.best_score_))
 
 
 def _make_svm(kernel, standardize):
