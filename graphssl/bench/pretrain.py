@@ -17,6 +17,7 @@ from ..sparse import to_sparse_features
 from ..train import Trainer, seed_everything
 from .config import config_hash, deep_update, method_config
 from .environment import device_info, peak_rss_mb, versions
+from .finished import load_finished, run_key, save_finished
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -97,6 +98,27 @@ def claimed_runs(run_ids: list[int], checkpoint_dir=None):
     for run in busy:
         with file_lock(lock(run)):
             yield run
+
+
+def kept_result(checkpoint_dir, run: int, key: str, embeddings=None, echo=print):
+    """The result of run ``run`` that an earlier call trained and probed with the same
+    configuration (``checkpoint_dir/run{r}/result.json``), else ``None``: a rerun after an
+    interruption skips the probe too, which on NCI1's SVM cross-validation takes minutes. Not
+    used when the caller asks for the run's ``embeddings``."""
+    if checkpoint_dir is None or embeddings is not None:
+        return None
+    result = load_finished(Path(checkpoint_dir) / f"run{run}", "result", key)
+    if result is not None:
+        scores = ", ".join(f"{k[5:]} {100 * v:.2f}" for k, v in result.items()
+                           if k.startswith("test_") and isinstance(v, float))
+        echo(f"  run {run}: {scores} (trained and probed by an earlier call; kept)")
+    return result
+
+
+def keep_result(checkpoint_dir, run: int, key: str, result: dict):
+    """Save run ``run``'s finished result next to its checkpoint (see :func:`kept_result`)."""
+    if checkpoint_dir is not None:
+        save_finished(Path(checkpoint_dir) / f"run{run}", "result", key, result)
 
 
 def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int | None = None,
@@ -194,12 +216,18 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
          f"{config['train'].get('epochs')}, device={dev}"
          + ("" if config.get("tuned") else " (no tuned config for this dataset: defaults)"))
     results, pretrain_seconds, epochs_run = [], 0.0, 0
+    key, sparse_checked = run_key(config), False
     for run in claimed_runs(run_ids, checkpoint_dir):
+        kept = kept_result(checkpoint_dir, run, key, embeddings, echo)
+        if kept is not None:
+            results.append(kept)
+            continue
         seed_everything(run)
         model = build_method(method, data.num_features, **config["model"]).to(dev)
-        if not results and getattr(model.encoder, "supports_sparse_input", False) and \
+        if not sparse_checked and getattr(model.encoder, "supports_sparse_input", False) and \
                 model.encoder.sparse_input:
             data = to_sparse_features(data)  # bag-of-words: augment and encode non-zeros only
+        sparse_checked = True
         # -- mini-batch training (graphssl.train.sampling): with data.sampler set, train on
         # sampled subgraphs (seeded by the run); the probe still embeds the full graph
         train_data = data
@@ -224,6 +252,7 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
         else:
             probe = probe_fn(z, y, get_split(dataset_obj, split, run))
         probe.update(run=run, seed=run, **training_summary(trainer))
+        keep_result(checkpoint_dir, run, key, probe)
         results.append(probe)
         if task == "cluster":
             echo(f"  run {run}: ACC {100 * probe['test_acc']:.2f}, NMI "
@@ -287,7 +316,12 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
          f"epochs={config['train'].get('epochs')}, batch_size={batch_size}, device={dev}"
          + ("" if config.get("tuned") else " (no tuned config for this dataset: defaults)"))
     results, pretrain_seconds, epochs_run = [], 0.0, 0
+    key = run_key(config)
     for run in claimed_runs(run_ids, checkpoint_dir):
+        kept = kept_result(checkpoint_dir, run, key, embeddings, echo)
+        if kept is not None:
+            results.append(kept)
+            continue
         seed_everything(run)
         model = build_method(method, dataset.num_features, **config["model"]).to(dev)
         loader = DataLoader(dataset, batch_size=batch_size, shuffle=True)
@@ -303,6 +337,7 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
                   "fold_acc": cv["fold_acc"][0], "fold_inner_acc": cv["inner_acc"][0],
                   "C": cv["C"], "run": run, "seed": run,
                   **training_summary(trainer)}
+        keep_result(checkpoint_dir, run, key, result)
         results.append(result)
         echo(f"  run {run}: accuracy {100 * result['test_acc']:.2f} ± "
              f"{100 * result['acc_std_folds']:.2f} across folds ({result['epochs']} epochs)")
@@ -340,7 +375,12 @@ def run_link_pretrain(method: str, dataset, config: dict, runs=None, epochs=None
     echo(f"{method} on {spec.name}: link prediction, runs={runs}, epochs="
          f"{config['train'].get('epochs')}, device={dev}")
     results, pretrain_seconds, epochs_run = [], 0.0, 0
+    key = run_key(config)
     for run in claimed_runs(run_ids, checkpoint_dir):
+        kept = kept_result(checkpoint_dir, run, key, echo=echo)
+        if kept is not None:
+            results.append(kept)
+            continue
         seed_everything(run)
         train_data, val, test = split_edges(data, seed=run, **ratios)
         train_data = train_data.to(dev)
@@ -354,6 +394,7 @@ def run_link_pretrain(method: str, dataset, config: dict, runs=None, epochs=None
         result = {f"{part}_{k}": v for part, edges in (("val", val), ("test", test))
                   for k, v in link_prediction_scores(z, *edges).items()}
         result.update(run=run, seed=run, **training_summary(trainer))
+        keep_result(checkpoint_dir, run, key, result)
         results.append(result)
         echo(f"  run {run}: test AUC {100 * result['test_auc']:.2f}, AP "
              f"{100 * result['test_ap']:.2f} ({result['epochs']} epochs)")

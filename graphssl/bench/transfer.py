@@ -5,8 +5,6 @@ pretraining) in the same run."""
 from __future__ import annotations
 
 import copy
-import json
-import os
 import time
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from ..evaluate.transfer import finetune
 from ..methods import build_method
 from ..train import seed_everything
 from .config import config_hash
+from .finished import load_finished, save_finished
 
 DEFAULT_PRETRAIN_SETS = ("ogbg-molbace", "ogbg-molesol", "ogbg-molfreesolv")
 
@@ -43,25 +42,6 @@ def pretraining_molecules(names, root=None, mirror=None):
         graphs.extend(_unlabelled(transform(ds[int(i)])) for i in train)
         counts[ds.spec.name] = len(train)
     return graphs, counts
-
-
-def _load_finished(folder, seed, key_hash):
-    path = None if folder is None else folder / f"seed{seed}.json"
-    if path is None or not path.exists():
-        return None
-    saved = json.loads(path.read_text())
-    return saved["result"] if saved.get("config_hash") == key_hash else None
-
-
-def _save_finished(folder, seed, key_hash, result):
-    """Each finished seed is written atomically, so an interrupted run loses no finished seed
-    (pretraining itself resumes from the Trainer's checkpoints)."""
-    if folder is None:
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    path, tmp = folder / f"seed{seed}.json", folder / f"seed{seed}.json.tmp"
-    tmp.write_text(json.dumps({"config_hash": key_hash, "result": result}))
-    os.replace(tmp, path)
 
 
 def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, device="auto",
@@ -113,7 +93,7 @@ def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, dev
     done_dir = None if checkpoint_dir is None else Path(checkpoint_dir) / "finetune"
     key_hash = config_hash(config)
     for seed in run_ids:
-        done = _load_finished(done_dir, seed, key_hash)
+        done = load_finished(done_dir, f"seed{seed}", key_hash)
         if done is not None:  # a rerun after an interruption: this seed is finished
             results.append(done)
             echo(f"  seed {seed}: finished in an earlier run, reused")
@@ -136,7 +116,7 @@ def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, dev
         metric = evaluator.eval_metric
         result["test_gain"] = result[f"test_{metric}"] - result[f"test_scratch_{metric}"]
         results.append(result)
-        _save_finished(done_dir, seed, key_hash, result)
+        save_finished(done_dir, f"seed{seed}", key_hash, result)
         echo(f"  seed {seed}: test {metric} pretrained {100 * result[f'test_{metric}']:.2f}, "
              f"no pretraining {100 * result[f'test_scratch_{metric}']:.2f}")
     metric = evaluator.eval_metric
