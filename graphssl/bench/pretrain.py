@@ -102,12 +102,14 @@ def claimed_runs(run_ids: list[int], checkpoint_dir=None):
 
 def kept_result(checkpoint_dir, run: int, key: str, embeddings=None, echo=print):
     """The result of run ``run`` that an earlier call trained and probed with the same
-    configuration (``checkpoint_dir/run{r}/result.json``), else ``None``: a rerun after an
-    interruption skips the probe too, which on NCI1's SVM cross-validation takes minutes. Not
-    used when the caller asks for the run's ``embeddings``."""
+    configuration (``checkpoint_dir/run{r}/result-KEY.json``, one file per configuration, so
+    that protocols sharing the checkpoints, e.g. node classification and clustering, keep
+    theirs apart), else ``None``: a rerun after an interruption skips the probe too, which on
+    NCI1's SVM cross-validation takes minutes. Not used when the caller asks for the run's
+    ``embeddings``."""
     if checkpoint_dir is None or embeddings is not None:
         return None
-    result = load_finished(Path(checkpoint_dir) / f"run{run}", "result", key)
+    result = load_finished(Path(checkpoint_dir) / f"run{run}", f"result-{key}", key)
     if result is not None:
         scores = ", ".join(f"{k[5:]} {100 * v:.2f}" for k, v in result.items()
                            if k.startswith("test_") and isinstance(v, float))
@@ -118,7 +120,7 @@ def kept_result(checkpoint_dir, run: int, key: str, embeddings=None, echo=print)
 def keep_result(checkpoint_dir, run: int, key: str, result: dict):
     """Save run ``run``'s finished result next to its checkpoint (see :func:`kept_result`)."""
     if checkpoint_dir is not None:
-        save_finished(Path(checkpoint_dir) / f"run{run}", "result", key, result)
+        save_finished(Path(checkpoint_dir) / f"run{run}", f"result-{key}", key, result)
 
 
 def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int | None = None,
