@@ -155,3 +155,13 @@ def test_wrong_modality_is_a_clear_error(tmp_path, capsys):
     assert main(["pretrain", "--method", "mae", "--dataset", "digits", "--split", "random",
                  "--quiet", "--root", str(tmp_path)]) == 2
     assert "fixed split" in capsys.readouterr().err
+
+
+def test_a_rerun_with_checkpoints_keeps_the_finished_image_run(tmp_path, capsys):
+    args = ("--method", "simclr", "--dataset", "digits", "--runs", "1", "--epochs", "1",
+            "--set", "data.batch_size=512", "--checkpoint-dir", str(tmp_path / "ckpt"))
+    first = run_cli(tmp_path, *args)
+    capsys.readouterr()
+    again = run_cli(tmp_path, *args)
+    assert "trained and probed by an earlier call; kept" in capsys.readouterr().out
+    assert again["per_run"] == first["per_run"]

@@ -19,8 +19,9 @@ from ..evaluate import knn_probe, linear_probe, multilabel_probe, next_frame_pro
 from ..methods import build_method, get_method
 from ..train import seed_everything
 from .config import deep_update, method_config
-from .pretrain import (_record, _train_run, claimed_runs, override_epochs, resolve_device,
-                       resolve_runs, training_summary)
+from .finished import run_key
+from .pretrain import (_record, _train_run, claimed_runs, keep_result, kept_result,
+                       override_epochs, resolve_device, resolve_runs, training_summary)
 
 
 class TensorBatches:
@@ -142,7 +143,12 @@ def run_modality_pretrain(method: str, spec, runs=None, epochs=None, root=None, 
     echo(f"  baseline ({reference['kind']}): " + ", ".join(
         f"{k} {100 * v:.2f}" for k, v in reference.items() if k.startswith("test_")))
     results, seconds_total, epochs_run = [], 0.0, 0
+    key = run_key(config)
     for run in claimed_runs(run_ids, checkpoint_dir):
+        kept = kept_result(checkpoint_dir, run, key, embeddings, echo)
+        if kept is not None:
+            results.append(kept)
+            continue
         seed_everything(run)
         model = build_method(method, in_channels, **config["model"]).to(dev)
         # long clips: one random window of `context` frames per clip and batch
@@ -158,6 +164,7 @@ def run_modality_pretrain(method: str, spec, runs=None, epochs=None, root=None, 
         result.update({f"test_baseline_{k[5:]}": v for k, v in reference.items()
                        if k.startswith("test_")})
         result.update(run=run, seed=run, **training_summary(trainer))
+        keep_result(checkpoint_dir, run, key, result)
         results.append(result)
         echo("  run {}: {} ({} epochs)".format(run, ", ".join(
             f"{k} {100 * v:.2f}" if "mse" not in k else f"{k} {v:.5f}"
