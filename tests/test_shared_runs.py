@@ -50,8 +50,10 @@ def test_a_run_trained_elsewhere_is_not_trained_twice(tmp_path):
 
     shared = run_pretrain(**common, checkpoint_dir=ckpt, echo=echo)
     holder.join()
-    order = [line.split()[1].rstrip(":") for line in lines if line.startswith("  run ")]
+    order = [line.split()[1].rstrip(":") for line in lines
+             if line.startswith("  run ") and "waiting" not in line]
     assert order == ["0", "2", "1"]
+    assert any(line.startswith("  run 1: being trained by another process") for line in lines)
     assert [r["run"] for r in shared["per_run"]] == [0, 1, 2]
     assert [r["test_acc"] for r in shared["per_run"]] == [r["test_acc"] for r in alone["per_run"]]
 

@@ -144,7 +144,7 @@ def run_modality_pretrain(method: str, spec, runs=None, epochs=None, root=None, 
         f"{k} {100 * v:.2f}" for k, v in reference.items() if k.startswith("test_")))
     results, seconds_total, epochs_run = [], 0.0, 0
     key = run_key(config)
-    for run in claimed_runs(run_ids, checkpoint_dir):
+    for run in claimed_runs(run_ids, checkpoint_dir, echo):
         kept = kept_result(checkpoint_dir, run, key, embeddings, echo)
         if kept is not None:
             results.append(kept)

@@ -67,7 +67,7 @@ def resolve_runs(runs, default: int) -> list[int]:
     return ids
 
 
-def claimed_runs(run_ids: list[int], checkpoint_dir=None):
+def claimed_runs(run_ids: list[int], checkpoint_dir=None, echo=None):
     """Yield ``run_ids`` for the caller to train, each while holding the lock
     ``checkpoint_dir/run{r}/train.lock``, so that several processes given one checkpoint folder
     share the runs instead of training one run twice at once.
@@ -77,7 +77,7 @@ def claimed_runs(run_ids: list[int], checkpoint_dir=None):
     its checkpoint is finished, and resuming it only loads it for the probe. Without a
     checkpoint folder, or under ``torch.distributed`` with several ranks (which all train the
     same run together), the runs are yielded in order without locks. Callers sort their
-    per-run results by run id.
+    per-run results by run id. ``echo`` (e.g. ``print``) is told when a wait begins.
     """
     import torch.distributed as dist
 
@@ -96,6 +96,8 @@ def claimed_runs(run_ids: list[int], checkpoint_dir=None):
             else:
                 busy.append(run)
     for run in busy:
+        if echo is not None:
+            echo(f"  run {run}: being trained by another process ({lock(run)}); waiting")
         with file_lock(lock(run)):
             yield run
 
@@ -219,7 +221,7 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
          + ("" if config.get("tuned") else " (no tuned config for this dataset: defaults)"))
     results, pretrain_seconds, epochs_run = [], 0.0, 0
     key, sparse_checked = run_key(config), False
-    for run in claimed_runs(run_ids, checkpoint_dir):
+    for run in claimed_runs(run_ids, checkpoint_dir, echo):
         kept = kept_result(checkpoint_dir, run, key, embeddings, echo)
         if kept is not None:
             results.append(kept)
@@ -319,7 +321,7 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
          + ("" if config.get("tuned") else " (no tuned config for this dataset: defaults)"))
     results, pretrain_seconds, epochs_run = [], 0.0, 0
     key = run_key(config)
-    for run in claimed_runs(run_ids, checkpoint_dir):
+    for run in claimed_runs(run_ids, checkpoint_dir, echo):
         kept = kept_result(checkpoint_dir, run, key, embeddings, echo)
         if kept is not None:
             results.append(kept)
@@ -378,7 +380,7 @@ def run_link_pretrain(method: str, dataset, config: dict, runs=None, epochs=None
          f"{config['train'].get('epochs')}, device={dev}")
     results, pretrain_seconds, epochs_run = [], 0.0, 0
     key = run_key(config)
-    for run in claimed_runs(run_ids, checkpoint_dir):
+    for run in claimed_runs(run_ids, checkpoint_dir, echo):
         kept = kept_result(checkpoint_dir, run, key, echo=echo)
         if kept is not None:
             results.append(kept)
