@@ -4,7 +4,7 @@ import torch
 from sklearn.model_selection import StratifiedKFold
 
 from graphssl.evaluate import svm_cross_validation
-from graphssl.evaluate.graph_cls import DEFAULT_CS, _evaluate_fold
+from graphssl.evaluate.graph_cls import DEFAULT_CS, _evaluate_fold, _make_svm
 
 
 from conftest import blobs as _blobs
@@ -43,20 +43,47 @@ def test_C_chosen_without_the_test_fold():
     out = svm_cross_validation(z, y, folds=5, seeds=(3,), Cs=Cs, inner_folds=3, kernel="linear")
     assert len(set(out["C"][0])) > 1  # the folds do not all pick the same C
     splits = list(StratifiedKFold(5, shuffle=True, random_state=3).split(z, y))
+    svm = _make_svm("linear", True)
     for k, (train, test) in enumerate(splits):
         # the public function reports exactly what the per-fold function gives ...
-        acc, C = _evaluate_fold(z, y, train, test, sorted(Cs), 3, 3, "linear", True)
-        assert (acc, C) == (out["fold_acc"][0][k], out["C"][0][k])
+        acc, C, inner = _evaluate_fold(z, y, train, test, sorted(Cs), 3, 3, svm)
+        assert (acc, C, inner) == (out["fold_acc"][0][k], out["C"][0][k], out["inner_acc"][0][k])
         if k >= 2:
             continue
         # ... and flipping, or replacing by an unseen class, the fold's test labels changes its
-        # accuracy but never its C
+        # accuracy but never its C nor its inner-CV accuracy (what a nested search selects on)
         y2 = y.copy()
         y2[test] = 1 - y2[test]
-        acc2, C2 = _evaluate_fold(z, y2, train, test, sorted(Cs), 3, 3, "linear", True)
-        assert C2 == C and acc2 == pytest.approx(1 - acc)
+        acc2, C2, inner2 = _evaluate_fold(z, y2, train, test, sorted(Cs), 3, 3, svm)
+        assert (C2, inner2) == (C, inner) and acc2 == pytest.approx(1 - acc)
         y2[test] = 7
-        assert _evaluate_fold(z, y2, train, test, sorted(Cs), 3, 3, "linear", True) == (0.0, C)
+        assert _evaluate_fold(z, y2, train, test, sorted(Cs), 3, 3, svm) == (0.0, C, inner)
+
+
+def test_inner_accuracy_is_the_chosen_C_s_inner_cv_score():
+    from sklearn.model_selection import GridSearchCV
+
+    z, y = blobs(spread=4.0)
+    z, y = z.numpy().astype(np.float64), y.numpy()
+    out = svm_cross_validation(z, y, folds=5, seeds=(1,), Cs=(0.01, 1.0), kernel="linear")
+    train, _ = next(iter(StratifiedKFold(5, shuffle=True, random_state=1).split(z, y)))
+    search = GridSearchCV(_make_svm("linear", True), {"svm__C": [0.01, 1.0]}, cv=StratifiedKFold(
+        5, shuffle=True, random_state=1)).fit(z[train], y[train])
+    assert out["inner_acc"][0][0] == pytest.approx(search.best_score_)
+    single = svm_cross_validation(z, y, folds=5, Cs=(1.0,), kernel="linear")
+    assert single["inner_acc"] == [[None] * 5]  # no inner CV with one C
+
+
+def test_linear_svm_solvers_agree_and_bad_dual_is_refused():
+    z, y = blobs(spread=1.0)
+    auto = svm_cross_validation(z, y, folds=5, kernel="linear")
+    for dual in (True, False):
+        assert svm_cross_validation(z, y, folds=5, kernel="linear", dual=dual)["acc_mean"] == \
+            pytest.approx(auto["acc_mean"], abs=0.02)
+    with pytest.raises(ValueError, match="dual must be True, False or 'auto', got 'yes'"):
+        svm_cross_validation(z, y, folds=5, kernel="linear", dual="yes")
+    with pytest.raises(ValueError, match="kernel='rbf' has none"):
+        svm_cross_validation(z, y, folds=5, dual=True)
 
 
 def test_bookkeeping_and_determinism():

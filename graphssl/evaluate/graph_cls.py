@@ -11,6 +11,7 @@ import numbers
 import warnings
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
@@ -25,7 +26,8 @@ KERNELS = ("linear", "rbf")
 
 
 def svm_cross_validation(z, y, folds: int = 10, seeds=(0,), Cs=DEFAULT_CS, inner_folds: int = 5,
-                         kernel: str = "rbf", standardize: bool = True) -> dict:
+                         kernel: str = "rbf", standardize: bool = True,
+                         dual: bool | str = "auto") -> dict:
     """Graph-classification accuracy of an SVM on frozen embeddings, by stratified k-fold CV.
 
     For each seed in ``seeds`` the graphs are split by ``StratifiedKFold(folds, shuffle=True,
@@ -44,7 +46,7 @@ def svm_cross_validation(z, y, folds: int = 10, seeds=(0,), Cs=DEFAULT_CS, inner
         inner_folds: folds of the inner search for ``C``.
         kernel: ``'rbf'`` (default: ``SVC()`` as in InfoGraph's and GraphCL's
             ``svc_classify``, ``gamma='scale'``) or ``'linear'``. ``'linear'`` uses
-            :class:`sklearn.svm.LinearSVC` (liblinear, squared hinge loss, ``dual='auto'``),
+            :class:`sklearn.svm.LinearSVC` (liblinear, squared hinge loss, solver ``dual``),
             not ``SVC(kernel='linear')`` (libsvm, hinge loss):
             both are L2-regularised linear SVMs, but on 2,960 x 512 synthetic noisy embeddings
             (the inner-training size of NCI1) LinearSVC fits in 0.1-0.3 s for every C in the
@@ -55,8 +57,12 @@ def svm_cross_validation(z, y, folds: int = 10, seeds=(0,), Cs=DEFAULT_CS, inner
             the rbf default is also the fast one on small sets such as MUTAG. On MVGRL's
             standardised 512-dimensional IMDB-MULTI embeddings (1,080 graphs, 3 pretraining
             epochs) liblinear's dual solver took 7.7-8.6 s per fit and its primal one 31-37 s
-            at C >= 1 (``benchmarks/diag_linear_svm_mvgrl.py``); ``dual='auto'``, sklearn's
-            default (primal when there are more graphs than dimensions), is kept.
+            at C >= 1 (``benchmarks/diag_linear_svm_mvgrl.py``).
+        dual: LinearSVC's solver (``kernel='linear'`` only): ``'auto'`` (default, sklearn's
+            own: primal when there are more graphs than dimensions), ``True`` (the dual
+            coordinate descent, sklearn's default before 1.3, so what the MVGRL authors' plain
+            ``LinearSVC()`` ran; about 4x faster than primal on the IMDB-MULTI case above) or
+            ``False``. Both solve the same problem; they differ where they stop.
         standardize: standardise each embedding dimension first (a ``StandardScaler`` inside the
             pipeline, so it is fitted on the training part of every fit only, never on held-out
             graphs). On by default: the SVM's ``C`` grid and the rbf ``gamma`` assume features on
@@ -78,14 +84,19 @@ def svm_cross_validation(z, y, folds: int = 10, seeds=(0,), Cs=DEFAULT_CS, inner
     """
     z, y = check_embeddings(z, y)
     seeds, Cs = _check_config(folds, seeds, Cs, inner_folds, kernel)
+    if dual not in (True, False, "auto"):
+        raise ValueError(f"dual must be True, False or 'auto', got {dual!r}")
+    if dual != "auto" and kernel != "linear":
+        raise ValueError(f"dual chooses LinearSVC's solver; kernel={kernel!r} has none: drop "
+                         f"dual or use kernel='linear'")
+    template = _make_svm(kernel, standardize, dual)
     _check_class_sizes(y, folds, inner_folds if len(Cs) > 1 else None)
     fold_acc, chosen, inner_acc = [], [], []
     for seed in seeds:
         outer = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
         accs, Cs_seed, inner_seed = [], [], []
         for train, test in outer.split(z, y):
-            acc, C, inner = _evaluate_fold(z, y, train, test, Cs, inner_folds, seed, kernel,
-                                           standardize)
+            acc, C, inner = _evaluate_fold(z, y, train, test, Cs, inner_folds, seed, template)
             accs.append(acc)
             Cs_seed.append(C)
             inner_seed.append(inner)
@@ -100,19 +111,19 @@ def svm_cross_validation(z, y, folds: int = 10, seeds=(0,), Cs=DEFAULT_CS, inner
             "folds": folds, "seeds": list(seeds)}
 
 
-def _evaluate_fold(z, y, train, test, Cs, inner_folds, seed, kernel, standardize):
+def _evaluate_fold(z, y, train, test, Cs, inner_folds, seed, template):
     """One outer fold: choose C on ``train`` only, refit there, return ``(test accuracy, C,
     inner-CV accuracy of that C)``."""
     train, test = as_numpy(train), as_numpy(test)
-    C, model, inner = _choose_C(z[train], y[train], Cs, inner_folds, seed, kernel, standardize)
+    C, model, inner = _choose_C(z[train], y[train], Cs, inner_folds, seed, template)
     return float((model.predict(z[test]) == y[test]).mean()), C, inner
 
 
-def _choose_C(z_train, y_train, Cs, inner_folds, seed, kernel, standardize):
+def _choose_C(z_train, y_train, Cs, inner_folds, seed, template):
     """Grid search for C by inner stratified CV on the training part alone; returns
     ``(C, model refitted on the whole training part, its mean inner-CV accuracy)`` (``None``
     for a single C: no inner CV). Sees no held-out graph."""
-    model = _make_svm(kernel, standardize)
+    model = clone(template)  # the unfitted pipeline of _make_svm
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         if len(Cs) == 1:
@@ -125,8 +136,8 @@ def _choose_C(z_train, y_train, Cs, inner_folds, seed, kernel, standardize):
             float(search.best_score_))
 
 
-def _make_svm(kernel, standardize):
-    svm = (LinearSVC(dual="auto", random_state=0) if kernel == "linear"
+def _make_svm(kernel, standardize, dual="auto"):
+    svm = (LinearSVC(dual=dual, random_state=0) if kernel == "linear"
            else SVC(kernel="rbf", gamma="scale"))
     steps = ([("scale", StandardScaler())] if standardize else []) + [("svm", svm)]
     return Pipeline(steps)
