@@ -230,7 +230,8 @@ def test_bad_searches(tmp_path, search, message):
     text = GRID.replace("[dgi, grace]", "[grace]") + "    search:\n" + search
     with pytest.raises(GridError, match=message):
         load_grid(write(tmp_path, text))
-    text = GRID.replace("[dgi, grace]", "[grace]").replace("[csbm]", "[csbm]\n    tasks: [cluster]") \
+    text = GRID.replace("[dgi, grace]", "[grace]") \
+        .replace("[csbm]", "[csbm]\n    tasks: [cluster]") \
         + "    search:\n      model.temperature: [0.2]\n"
     with pytest.raises(GridError, match="validation split"):
         load_grid(write(tmp_path, text, "cluster.yaml"))

@@ -177,8 +177,9 @@ def selected_by_nested_cv(records) -> list[dict]:
 
 def selected_on_validation(rows) -> list[dict]:
     """For each (method, dataset, task, split, metric) searched over variants, the row whose
-    mean **validation** score is best (highest; lowest for an error such as MSE; ties: the first variant in grid order); the test
-    score is only reported, never compared."""
+    mean **validation** score is best (highest; lowest for an error such as MSE; ties: the
+    first variant in grid order); the test score is only reported, never compared. Graph
+    classification has no validation score: see :func:`selected_by_nested_cv`."""
     groups: dict = {}
     for r in rows:
         if r["variant"] and r["val"] is not None:

@@ -20,8 +20,8 @@ from ..methods import build_method, get_method
 from ..train import seed_everything
 from .config import deep_update, method_config
 from .finished import run_key
-from .pretrain import (_record, _train_run, claimed_runs, keep_result, kept_result,
-                       override_epochs, resolve_device, resolve_runs, training_summary)
+from .pretrain import (_record, _train_run, keep_result, override_epochs, pending_runs,
+                       resolve_device, resolve_runs, training_summary)
 
 
 class TensorBatches:
@@ -144,11 +144,7 @@ def run_modality_pretrain(method: str, spec, runs=None, epochs=None, root=None, 
         f"{k} {100 * v:.2f}" for k, v in reference.items() if k.startswith("test_")))
     results, seconds_total, epochs_run = [], 0.0, 0
     key = run_key(config)
-    for run in claimed_runs(run_ids, checkpoint_dir, echo):
-        kept = kept_result(checkpoint_dir, run, key, embeddings, echo)
-        if kept is not None:
-            results.append(kept)
-            continue
+    for run in pending_runs(run_ids, checkpoint_dir, key, results, embeddings, echo):
         seed_everything(run)
         model = build_method(method, in_channels, **config["model"]).to(dev)
         # long clips: one random window of `context` frames per clip and batch

@@ -119,6 +119,19 @@ def kept_result(checkpoint_dir, run: int, key: str, embeddings=None, echo=print)
     return result
 
 
+def pending_runs(run_ids: list[int], checkpoint_dir, key: str, results: list, embeddings=None,
+                 echo=print):
+    """The protocol loop's runs: :func:`claimed_runs`, less those an earlier call finished
+    (:func:`kept_result`), whose results are appended to ``results`` instead of being
+    yielded. Each yielded run is still locked while the caller trains and probes it."""
+    for run in claimed_runs(run_ids, checkpoint_dir, echo):
+        kept = kept_result(checkpoint_dir, run, key, embeddings, echo)
+        if kept is None:
+            yield run
+        else:
+            results.append(kept)
+
+
 def keep_result(checkpoint_dir, run: int, key: str, result: dict):
     """Save run ``run``'s finished result next to its checkpoint (see :func:`kept_result`)."""
     if checkpoint_dir is not None:
@@ -221,11 +234,7 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
          + ("" if config.get("tuned") else " (no tuned config for this dataset: defaults)"))
     results, pretrain_seconds, epochs_run = [], 0.0, 0
     key, sparse_checked = run_key(config), False
-    for run in claimed_runs(run_ids, checkpoint_dir, echo):
-        kept = kept_result(checkpoint_dir, run, key, embeddings, echo)
-        if kept is not None:
-            results.append(kept)
-            continue
+    for run in pending_runs(run_ids, checkpoint_dir, key, results, embeddings, echo):
         seed_everything(run)
         model = build_method(method, data.num_features, **config["model"]).to(dev)
         if not sparse_checked and getattr(model.encoder, "supports_sparse_input", False) and \
@@ -321,11 +330,7 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
          + ("" if config.get("tuned") else " (no tuned config for this dataset: defaults)"))
     results, pretrain_seconds, epochs_run = [], 0.0, 0
     key = run_key(config)
-    for run in claimed_runs(run_ids, checkpoint_dir, echo):
-        kept = kept_result(checkpoint_dir, run, key, embeddings, echo)
-        if kept is not None:
-            results.append(kept)
-            continue
+    for run in pending_runs(run_ids, checkpoint_dir, key, results, embeddings, echo):
         seed_everything(run)
         model = build_method(method, dataset.num_features, **config["model"]).to(dev)
         loader = DataLoader(dataset, batch_size=batch_size, shuffle=True)
@@ -380,11 +385,7 @@ def run_link_pretrain(method: str, dataset, config: dict, runs=None, epochs=None
          f"{config['train'].get('epochs')}, device={dev}")
     results, pretrain_seconds, epochs_run = [], 0.0, 0
     key = run_key(config)
-    for run in claimed_runs(run_ids, checkpoint_dir, echo):
-        kept = kept_result(checkpoint_dir, run, key, echo=echo)
-        if kept is not None:
-            results.append(kept)
-            continue
+    for run in pending_runs(run_ids, checkpoint_dir, key, results, echo=echo):
         seed_everything(run)
         train_data, val, test = split_edges(data, seed=run, **ratios)
         train_data = train_data.to(dev)
