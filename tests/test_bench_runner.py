@@ -280,6 +280,7 @@ def test_graph_search_selects_by_nested_cross_validation(tmp_path, data_root, mi
     for r in records:
         assert len(r["fold_inner_acc"]) == len(r["fold_acc"]) == 10
         assert all(0.0 < a <= 1.0 for a in r["fold_inner_acc"])
+        assert r["probe_seconds"] > 0.0
     best = [max(records, key=lambda r: r["fold_inner_acc"][f]) for f in range(10)]
     expected = sum(b["fold_acc"][f] for f, b in enumerate(best)) / 10
     board = (tmp_path / "res" / "leaderboard.md").read_text()

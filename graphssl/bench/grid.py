@@ -12,6 +12,7 @@ import yaml
 
 from ..methods import METHODS
 from .config import SECTIONS, config_hash, deep_update, method_config
+from .pretrain import default_graph_task
 
 TASKS = ("node", "cluster", "link", "graph", "transfer")
 GRID_KEYS = ("methods", "datasets", "seeds", "splits", "tasks", "epochs", "set", "per_method",
@@ -297,8 +298,7 @@ def _check_searchable(method, dataset, task, overrides, fail):
         return
     if spec.task == "graph":
         config = deep_update(method_config(method, dataset), overrides)
-        task = task or config["protocol"].get("task")
-        if task == "transfer" or (task is None and spec.name.startswith("ogbg-mol")):
+        if (task or default_graph_task(spec.name, config["protocol"].get("task"))) == "transfer":
             fail(f"search selects on held-out data; the transfer protocol of {dataset} "
                  f"reports its last epoch and selects nothing: drop the search for it")
         Cs = (config["protocol"].get("svm") or {}).get("Cs")

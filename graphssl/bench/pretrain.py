@@ -138,6 +138,15 @@ def keep_result(checkpoint_dir, run: int, key: str, result: dict):
         save_finished(Path(checkpoint_dir) / f"run{run}", f"result-{key}", key, result)
 
 
+def default_graph_task(dataset: str, configured: str | None) -> str:
+    """The protocol of a graph-level dataset when none is asked for: the configuration's
+    ``protocol.task`` if it is ``'graph'`` or ``'transfer'``, else transfer for the OGB
+    molecule sets (``ogbg-mol*``) and graph classification otherwise."""
+    if configured in ("graph", "transfer"):
+        return configured
+    return "transfer" if dataset.startswith("ogbg-mol") else "graph"
+
+
 def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int | None = None,
                  epochs: int | None = None, root=None, mirror=None, device: str = "auto",
                  overrides: dict | None = None, checkpoint_dir=None, progress: bool = True,
@@ -174,10 +183,8 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
                          f"(MUTAG, PROTEINS, ...) or a node-level method.")
     config = deep_update(method_config(method, spec.name), overrides or {})
     if spec.task == "graph":
-        if task is None:  # the configuration's task, unless it is a node-level one
-            task = config["protocol"].get("task")
-            if task not in ("graph", "transfer"):
-                task = "transfer" if spec.name.startswith("ogbg-mol") else "graph"
+        if task is None:
+            task = default_graph_task(spec.name, config["protocol"].get("task"))
         if task == "transfer":
             from .transfer import run_transfer
             return run_transfer(method, dataset_obj, config, runs=runs, epochs=epochs,
@@ -341,11 +348,12 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
                        for b in DataLoader(dataset, batch_size=512)])
         if embeddings is not None:
             embeddings.update(z=z, y=y)
+        start = time.perf_counter()
         cv = svm_cross_validation(z, y, folds=folds, seeds=(run,), **probe_cfg)
         result = {"test_acc": cv["acc_mean"], "acc_std_folds": cv["acc_std_folds"],
                   "fold_acc": cv["fold_acc"][0], "fold_inner_acc": cv["inner_acc"][0],
-                  "C": cv["C"], "run": run, "seed": run,
-                  **training_summary(trainer)}
+                  "C": cv["C"], "probe_seconds": time.perf_counter() - start, "run": run,
+                  "seed": run, **training_summary(trainer)}
         keep_result(checkpoint_dir, run, key, result)
         results.append(result)
         echo(f"  run {run}: accuracy {100 * result['test_acc']:.2f} ± "

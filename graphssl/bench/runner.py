@@ -17,7 +17,7 @@ from .results import ResultStore
 
 #: per-run fields of a protocol record kept in a cell's result
 RUN_FIELDS = ("epochs", "final_loss", "loss_curve", "C", "best_epoch", "fold_acc",
-              "fold_inner_acc", "acc_std_folds")
+              "fold_inner_acc", "acc_std_folds", "probe_seconds")
 
 
 def cell_record(cell: Cell, record: dict, seconds: float) -> dict:
