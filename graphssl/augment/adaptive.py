@@ -18,8 +18,9 @@ from __future__ import annotations
 import torch
 from torch_geometric.utils import degree, to_undirected
 
+from ..checks import check_probability
 from ..sparse import csr_row_ids, csr_scale, is_csr
-from .base import Augmentation, check_probability, graph_index, keep_edges, rand, shallow_copy
+from .base import Augmentation, graph_index, keep_edges, rand, shallow_copy
 
 
 class IdentityCache:

@@ -16,12 +16,6 @@ import torch
 from ..sparse import csr_rows, is_csr
 
 
-def check_probability(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
-    return float(value)
-
-
 class Augmentation:
     """Base class: subclasses implement ``forward(data, generator)`` returning a new graph.
 

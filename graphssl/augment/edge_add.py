@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import torch
 
-from .base import Augmentation, check_probability, graph_index, rand, shallow_copy
+from ..checks import check_probability
+from .base import Augmentation, graph_index, rand, shallow_copy
 
 
 class EdgeAdd(Augmentation):

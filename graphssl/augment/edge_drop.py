@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from .base import Augmentation, check_probability, keep_edges, rand
+from ..checks import check_probability
+from .base import Augmentation, keep_edges, rand
 
 
 class EdgeDrop(Augmentation):

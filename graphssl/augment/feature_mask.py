@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+from ..checks import check_probability
 from ..sparse import csr_row_ids, csr_scale, is_csr
-from .base import Augmentation, check_probability, graph_index, rand, shallow_copy
+from .base import Augmentation, graph_index, rand, shallow_copy
 
 
 class FeatureMask(Augmentation):

@@ -34,7 +34,8 @@ import math
 
 import torch
 
-from .base import Augmentation, check_probability, rand, randperm
+from ..checks import check_non_negative, check_number, check_probability, is_finite_number
+from .base import Augmentation, rand, randperm
 
 
 def _kornia():
@@ -47,23 +48,11 @@ def _kornia():
 
 # ---- argument checks ------------------------------------------------------------------------
 
-def _is_number(value) -> bool:
-    return (not isinstance(value, bool) and isinstance(value, (int, float))
-            and math.isfinite(value))
-
-
-def check_nonnegative(name: str, value, maximum: float | None = None) -> float:
-    if not _is_number(value) or value < 0 or (maximum is not None and value > maximum):
-        bound = f"in [0, {maximum}]" if maximum is not None else "a finite number >= 0"
-        raise ValueError(f"{name} must be {bound}, got {value!r}")
-    return float(value)
-
-
 def check_interval(name: str, value, minimum: float = 0.0, maximum: float | None = None,
                    open_minimum: bool = False) -> tuple[float, float]:
     """A pair ``(low, high)`` of finite numbers with ``minimum <= low <= high <= maximum``
     (``minimum < low`` when ``open_minimum``); lists from YAML become tuples."""
-    ok = isinstance(value, (tuple, list)) and len(value) == 2 and all(map(_is_number, value))
+    ok = isinstance(value, (tuple, list)) and len(value) == 2 and all(map(is_finite_number, value))
     if ok:
         low, high = float(value[0]), float(value[1])
         ok = (low > minimum if open_minimum else low >= minimum) and low <= high \
@@ -177,7 +166,7 @@ class RandomResizedCrop(ImageAugmentation):
     """
 
     def __init__(self, scale=(0.2, 1.0), ratio=(3 / 4, 4 / 3)):
-        if _is_number(scale):
+        if is_finite_number(scale):
             scale = (scale, 1.0)
         self.scale = check_interval("scale", scale, 0.0, 1.0, open_minimum=True)
         self.ratio = check_interval("ratio", ratio, 0.0, open_minimum=True)
@@ -235,8 +224,8 @@ class RandomAffine(ImageAugmentation):
     """
 
     def __init__(self, degrees: float = 10, translate: float = 0.1, scale=(0.9, 1.1)):
-        self.degrees = check_nonnegative("degrees", degrees, 180.0)
-        self.translate = check_nonnegative("translate", translate, 1.0)
+        self.degrees = check_number("degrees", degrees, low=0, high=180)
+        self.translate = check_number("translate", translate, low=0, high=1)
         self.scale = check_interval("scale", scale, 0.0, open_minimum=True)
 
     def sample(self, shape, generator, device):
@@ -281,15 +270,15 @@ class ColorJitter(ImageAugmentation):
 
     def __init__(self, strength: float = 0.4, *, brightness=None, contrast=None, saturation=None,
                  hue=None, p: float = 0.8):
-        self.strength = check_nonnegative("strength", strength)
-        self.brightness = check_nonnegative(
+        self.strength = check_non_negative("strength", strength)
+        self.brightness = check_non_negative(
             "brightness", self.strength if brightness is None else brightness)
-        self.contrast = check_nonnegative(
+        self.contrast = check_non_negative(
             "contrast", self.strength if contrast is None else contrast)
-        self.saturation = check_nonnegative(
+        self.saturation = check_non_negative(
             "saturation", self.strength if saturation is None else saturation)
-        self.hue = check_nonnegative("hue", min(self.strength / 4, 0.5) if hue is None else hue,
-                                     0.5)
+        self.hue = check_number("hue", min(self.strength / 4, 0.5) if hue is None else hue,
+                                low=0, high=0.5)
         self.p = check_probability("p", p)
 
     def sample(self, shape, generator, device):
@@ -381,7 +370,7 @@ class GaussianNoise(ImageAugmentation):
     ``p``. A clip gets one noise pattern shared by all its frames, like every other parameter."""
 
     def __init__(self, std: float = 0.05, p: float = 1.0):
-        self.std = check_nonnegative("std", std)
+        self.std = check_non_negative("std", std)
         self.p = check_probability("p", p)
 
     def sample(self, shape, generator, device):
@@ -403,7 +392,7 @@ class RandomErasing(ImageAugmentation):
         self.p = check_probability("p", p)
         self.scale = check_interval("scale", scale, 0.0, 1.0)
         self.ratio = check_interval("ratio", ratio, 0.0, open_minimum=True)
-        self.value = check_nonnegative("value", value, 1.0)
+        self.value = check_number("value", value, low=0, high=1)
 
     def sample(self, shape, generator, device):
         b, _, h, w = shape

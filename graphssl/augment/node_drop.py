@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from .base import Augmentation, check_probability, graph_index, keep_nodes, one_per_graph, rand
+from ..checks import check_probability
+from .base import Augmentation, graph_index, keep_nodes, one_per_graph, rand
 
 
 class NodeDrop(Augmentation):

@@ -3,7 +3,8 @@ from __future__ import annotations
 import torch
 from torch_geometric.utils import k_hop_subgraph
 
-from .base import Augmentation, check_probability, graph_index, keep_nodes, one_per_graph, rand
+from ..checks import check_probability
+from .base import Augmentation, graph_index, keep_nodes, one_per_graph, rand
 
 
 class Subgraph(Augmentation):

@@ -21,22 +21,8 @@ from __future__ import annotations
 
 import torch
 
-from .base import Augmentation, check_probability, rand
-
-
-def check_token_id(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer token id, got {value!r}")
-    return value
-
-
-def check_fraction(name: str, value, open_zero: bool = False) -> float:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and \
-        (0.0 < value if open_zero else 0.0 <= value) and value <= 1.0
-    if not ok:
-        interval = "(0, 1]" if open_zero else "[0, 1]"
-        raise ValueError(f"{name} must be a fraction in {interval}, got {value!r}")
-    return float(value)
+from ..checks import check_non_negative_int, check_number, check_probability
+from .base import Augmentation, rand
 
 
 class TextAugmentation(Augmentation):
@@ -89,8 +75,8 @@ class TokenMask(TextAugmentation):
 
     def __init__(self, p: float = 0.15, mask_id: int = 2, pad_id: int = 0):
         self.p = check_probability("p", p)
-        self.mask_id = check_token_id("mask_id", mask_id)
-        self.pad_id = check_token_id("pad_id", pad_id)
+        self.mask_id = check_non_negative_int("mask_id", mask_id)
+        self.pad_id = check_non_negative_int("pad_id", pad_id)
         if self.mask_id == self.pad_id:
             raise ValueError(f"mask_id and pad_id must differ, got both {mask_id!r}")
 
@@ -106,7 +92,7 @@ class TokenDrop(TextAugmentation):
 
     def __init__(self, p: float = 0.1, pad_id: int = 0):
         self.p = check_probability("p", p)
-        self.pad_id = check_token_id("pad_id", pad_id)
+        self.pad_id = check_non_negative_int("pad_id", pad_id)
 
     def transform(self, tokens, real, generator):
         score = rand(tokens.shape, generator, tokens.device)
@@ -120,8 +106,8 @@ class SpanDeletion(TextAugmentation):
     random position, and re-pack to the left."""
 
     def __init__(self, fraction: float = 0.1, pad_id: int = 0):
-        self.fraction = check_fraction("fraction", fraction)
-        self.pad_id = check_token_id("pad_id", pad_id)
+        self.fraction = check_number("fraction", fraction, low=0, high=1)
+        self.pad_id = check_non_negative_int("pad_id", pad_id)
 
     def transform(self, tokens, real, generator):
         n = real.sum(1)
@@ -141,8 +127,9 @@ class TokenCrop(TextAugmentation):
     ``[ceil(min_fraction * n), n]`` (at least 1) at a uniform start, moved to the left."""
 
     def __init__(self, min_fraction: float = 0.6, pad_id: int = 0):
-        self.min_fraction = check_fraction("min_fraction", min_fraction, open_zero=True)
-        self.pad_id = check_token_id("pad_id", pad_id)
+        self.min_fraction = check_number("min_fraction", min_fraction, low=0, high=1,
+                                         low_open=True)
+        self.pad_id = check_non_negative_int("pad_id", pad_id)
 
     def transform(self, tokens, real, generator):
         n = real.sum(1)

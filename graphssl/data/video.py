@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..checks import check_int
 from .modality import ModalityData
 
 #: fractions of the train/val/test masks (the test part is the remainder after rounding)
@@ -36,12 +37,6 @@ DIGIT_SPEED = (2.0, 4.0)
 #: at most this many no-op steps after every reset of an Atari game (Mnih et al., 2015)
 MAX_NOOPS = 30
 _ATARI_CACHE_VERSION = 1
-
-
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 def _split_sizes(n: int) -> tuple[int, int, int]:
@@ -140,11 +135,11 @@ def moving_digits(num_clips: int = 2000, frames: int = 20, image_size: int = 64,
         root: unused (generation takes about a second; nothing is downloaded or cached); accepted
             so that every loader has the same signature.
     """
-    num_clips = _check_int("num_clips", num_clips, 1)
-    frames = _check_int("frames", frames, 2)
-    digit_size = _check_int("digit_size", digit_size, 1)
-    image_size = _check_int("image_size", image_size, 1)
-    digits_per_clip = _check_int("digits_per_clip", digits_per_clip, 1)
+    num_clips = check_int("num_clips", num_clips, 1)
+    frames = check_int("frames", frames, 2)
+    digit_size = check_int("digit_size", digit_size, 1)
+    image_size = check_int("image_size", image_size, 1)
+    digits_per_clip = check_int("digits_per_clip", digits_per_clip, 1)
     if image_size < digit_size:
         raise ValueError(f"image_size must be >= digit_size ({digit_size}), got {image_size}")
 
@@ -307,11 +302,11 @@ def atari_frames(games=("Pong", "Breakout", "SpaceInvaders", "Freeway"), clips_p
     ids = [_rom_id(game, rom_ids) for game in games]
     if len(set(ids)) != len(ids):
         raise ValueError(f"games must not repeat a game, got {list(games)}")
-    clips_per_game = _check_int("clips_per_game", clips_per_game, 1)
-    frames = _check_int("frames", frames, 1)
-    image_size = _check_int("image_size", image_size, 1)
-    frame_skip = _check_int("frame_skip", frame_skip, 1)
-    seed = _check_int("seed", seed, 0)
+    clips_per_game = check_int("clips_per_game", clips_per_game, 1)
+    frames = check_int("frames", frames, 1)
+    image_size = check_int("image_size", image_size, 1)
+    frame_skip = check_int("frame_skip", frame_skip, 1)
+    seed = check_int("seed", seed, 0)
 
     key = (f"{'-'.join(ids)}_c{clips_per_game}_t{frames}_s{image_size}_k{frame_skip}"
            f"_seed{seed}_v{_ATARI_CACHE_VERSION}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .transformer import _check_positive_int
+from ..checks import check_positive_int
 
 
 class BasicBlock(nn.Module):
@@ -40,8 +40,8 @@ class ResNetEncoder(nn.Module):
 
     def __init__(self, in_channels: int, widths=(32, 64, 128), blocks: int = 1):
         super().__init__()
-        _check_positive_int("in_channels", in_channels)
-        _check_positive_int("blocks", blocks)
+        check_positive_int("in_channels", in_channels)
+        check_positive_int("blocks", blocks)
         widths = tuple(widths)
         if not widths or any(isinstance(w, bool) or not isinstance(w, int) or w < 1
                              for w in widths):

@@ -6,8 +6,9 @@ from torch import nn
 from torch_geometric.nn import GCNConv
 from torch_geometric.utils import to_dense_batch
 
+from ..checks import check_positive_int
 from .gnn import make_activation
-from .transformer import TransformerBlock, _check_positive_int
+from .transformer import TransformerBlock
 
 
 class GraphTransformerEncoder(nn.Module):
@@ -41,7 +42,7 @@ class GraphTransformerEncoder(nn.Module):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("hidden_channels", hidden_channels),
                             ("num_layers", num_layers)):
-            _check_positive_int(name, value)
+            check_positive_int(name, value)
         self.out_channels = out_channels or hidden_channels
         self.input = nn.Linear(in_channels, hidden_channels)
         self.local = nn.ModuleList(GCNConv(hidden_channels, hidden_channels)

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .transformer import _check_positive_int
+from ..checks import check_positive_int
 
 
 def _divisors(n: int) -> list[int]:
@@ -56,7 +56,7 @@ class ImagePatches(nn.Module):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("image_size", image_size),
                             ("patch_size", patch_size), ("dim", dim)):
-            _check_positive_int(name, value)
+            check_positive_int(name, value)
         _check_divides("patch_size", patch_size, "image_size", image_size)
         self.in_channels, self.image_size, self.patch_size, self.dim = \
             in_channels, image_size, patch_size, dim
@@ -106,7 +106,7 @@ class VideoTubelets(nn.Module):
         for name, value in (("in_channels", in_channels), ("frames", frames),
                             ("image_size", image_size), ("patch_size", patch_size),
                             ("tubelet_size", tubelet_size), ("dim", dim)):
-            _check_positive_int(name, value)
+            check_positive_int(name, value)
         _check_divides("patch_size", patch_size, "image_size", image_size)
         _check_divides("tubelet_size", tubelet_size, "frames", frames)
         self.in_channels, self.frames, self.image_size = in_channels, frames, image_size
@@ -163,7 +163,7 @@ class TextTokens(nn.Module):
         super().__init__()
         for name, value in (("vocab_size", vocab_size), ("max_length", max_length),
                             ("dim", dim)):
-            _check_positive_int(name, value)
+            check_positive_int(name, value)
         if isinstance(pad_id, bool) or not isinstance(pad_id, int) or \
                 not 0 <= pad_id < vocab_size:
             raise ValueError(f"pad_id must be an id in [0, vocab_size={vocab_size}), got "

@@ -11,19 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import check_number, check_positive_int
+
 POOLS = ("mean", "cls")
-
-
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def _check_rate(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    return float(value)
 
 
 class TransformerBlock(nn.Module):
@@ -37,13 +27,14 @@ class TransformerBlock(nn.Module):
 
     def __init__(self, dim: int, heads: int = 4, mlp_ratio: float = 4.0, dropout: float = 0.0):
         super().__init__()
-        _check_positive_int("dim", dim)
-        _check_positive_int("heads", heads)
+        check_positive_int("dim", dim)
+        check_positive_int("heads", heads)
         if dim % heads:
             raise ValueError(f"dim must be divisible by heads, got dim={dim}, heads={heads}")
         if not isinstance(mlp_ratio, (int, float)) or mlp_ratio <= 0:
             raise ValueError(f"mlp_ratio must be positive, got {mlp_ratio!r}")
-        self.heads, self.dropout = heads, _check_rate("dropout", dropout)
+        self.heads = heads
+        self.dropout = check_number("dropout", dropout, low=0, high=1, high_open=True)
         self.norm1 = nn.LayerNorm(dim)
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
@@ -71,7 +62,7 @@ class TransformerStack(nn.Module):
     def __init__(self, dim: int, depth: int = 4, heads: int = 4, mlp_ratio: float = 4.0,
                  dropout: float = 0.0):
         super().__init__()
-        _check_positive_int("depth", depth)
+        check_positive_int("depth", depth)
         self.blocks = nn.ModuleList(TransformerBlock(dim, heads, mlp_ratio, dropout)
                                     for _ in range(depth))
         self.norm = nn.LayerNorm(dim)

@@ -3,24 +3,12 @@ kept at the epoch chosen on validation (GraphMAE's probe) or at the last epoch a
 repeated fits (MVGRL's)."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..checks import check_non_negative, check_positive, check_positive_int
 from ._common import as_numpy, check_embeddings, l2_normalize
-
-
-def _positive(name: str, value, integer: bool = False, allow_zero: bool = False):
-    kind = numbers.Integral if integer else numbers.Real
-    ok = isinstance(value, kind) and not isinstance(value, bool) and (
-        value >= 0 if allow_zero else value > 0)
-    if not ok:
-        what = "a non-negative" if allow_zero else "a positive"
-        raise ValueError(f"{name} must be {what} {'integer' if integer else 'number'}, "
-                         f"got {value!r}")
-    return value
 
 
 SELECTIONS = ("validation", "last")
@@ -64,10 +52,10 @@ def adam_linear_probe(z, y, split, lr: float = 0.01, weight_decay: float = 1e-4,
         >>> adam_linear_probe(z, data.y, get_split(dataset, "public"), weight_decay=1e-4)
         {'train_acc': 1.0, 'val_acc': 0.82, 'test_acc': 0.84, 'best_epoch': 211}
     """
-    _positive("lr", lr)
-    _positive("weight_decay", weight_decay, allow_zero=True)
-    _positive("epochs", epochs, integer=True)
-    _positive("repeats", repeats, integer=True)
+    check_positive("lr", lr)
+    check_non_negative("weight_decay", weight_decay)
+    check_positive_int("epochs", epochs)
+    check_positive_int("repeats", repeats)
     if select not in SELECTIONS:
         raise ValueError(f"select must be one of {SELECTIONS}, got {select!r}")
     z, y = check_embeddings(z, y)

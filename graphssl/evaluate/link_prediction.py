@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from ..checks import check_number
 from ._common import as_numpy
 
 
@@ -38,12 +39,6 @@ def _cuda_devices(device: torch.device) -> list:
     if device.type != "cuda":
         return []
     return [device.index if device.index is not None else torch.cuda.current_device()]
-
-
-def _check_ratio(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
-    return float(value)
 
 
 def split_edges(data, val_ratio: float = 0.05, test_ratio: float = 0.1, seed: int = 0) -> LinkSplit:
@@ -76,8 +71,8 @@ def split_edges(data, val_ratio: float = 0.05, test_ratio: float = 0.1, seed: in
     import torch_geometric.transforms as T
     from torch_geometric.utils import is_undirected
 
-    val_ratio = _check_ratio("val_ratio", val_ratio)
-    test_ratio = _check_ratio("test_ratio", test_ratio)
+    val_ratio = check_number("val_ratio", val_ratio, low=0, high=1, high_open=True)
+    test_ratio = check_number("test_ratio", test_ratio, low=0, high=1, high_open=True)
     if val_ratio + test_ratio >= 1.0:
         raise ValueError(f"val_ratio + test_ratio must be < 1 to leave training edges, got "
                          f"{val_ratio} + {test_ratio} = {val_ratio + test_ratio}")

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..augment import Augmentation
+from ..checks import check_number
 from ..encoders import build_encoder, encode
 from ..objectives import BootstrapLoss
 from .base import Method
@@ -20,14 +21,6 @@ def cosine_ema_rate(step: int, total_steps: int, base: float) -> float:
     """BYOL/BGRL target decay: ``1 - (1 - base) * (cos(pi * step / total) + 1) / 2``, rising from
     ``base`` to 1 over training."""
     return 1.0 - (1.0 - base) * (math.cos(math.pi * step / max(total_steps, 1)) + 1.0) / 2.0
-
-
-def check_ema_base(ema_base) -> float:
-    """The initial EMA decay of a bootstrap target, a number in [0, 1]."""
-    if isinstance(ema_base, bool) or not isinstance(ema_base, (int, float)) or \
-            not 0.0 <= ema_base <= 1.0:
-        raise ValueError(f"ema_base must be in [0, 1], got {ema_base!r}")
-    return float(ema_base)
 
 
 @torch.no_grad()
@@ -73,7 +66,7 @@ class BGRL(Method):
                  embedding_dim: int | None = None, predictor_hidden: int = 512,
                  ema_base: float = 0.99, predictor_batch_norm: bool = False):
         super().__init__(encoder)
-        check_ema_base(ema_base)
+        check_number("ema_base", ema_base, low=0, high=1)
         if not isinstance(predictor_batch_norm, bool):
             raise ValueError(f"predictor_batch_norm must be True or False, got "
                              f"{predictor_batch_norm!r}")

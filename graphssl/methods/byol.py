@@ -7,10 +7,11 @@ import torch
 from torch import nn
 
 from ..augment import Augmentation
+from ..checks import check_number
 from ..encoders import encode
 from ..objectives import BootstrapLoss
 from .base import Method
-from .bgrl import check_ema_base, cosine_ema_rate, ema_update
+from .bgrl import cosine_ema_rate, ema_update
 from .registry import register_method
 from .simclr import NON_GRAPH
 from .two_view import embedding_dim_of, encoder_from_config, mlp
@@ -44,7 +45,7 @@ class BYOL(Method):
                  view2: Augmentation | dict | None = None, embedding_dim: int | None = None,
                  projection_dim: int = 128, hidden_dim: int = 512, ema_base: float = 0.99):
         super().__init__(encoder)
-        check_ema_base(ema_base)
+        check_number("ema_base", ema_base, low=0, high=1)
         dim = embedding_dim_of(encoder, embedding_dim)
         self.ema_base = float(ema_base)
         self.view1 = build_view(view1)

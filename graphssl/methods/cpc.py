@@ -5,9 +5,9 @@ import torch
 from torch import Tensor, nn
 
 from ..augment.base import rand
+from ..checks import check_int, check_positive
 from ..encoders import build_encoder, encode
 from ..objectives import CPC
-from ..objectives._checks import check_int, check_positive
 from .base import Method
 from .registry import register_method
 from .two_view import embedding_dim_of

@@ -1,27 +1,19 @@
 """Graph DEC: edge reconstruction, then DEC self-training on the embeddings (the DAEGC recipe)."""
 from __future__ import annotations
 
-import math
 import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..checks import check_int, check_non_negative
 from ..encoders import build_encoder
 from ..objectives import DEC
-from ..objectives._checks import check_int
 from .gae import GraphAutoEncoder, positive_edges
 from .clustering_state import StepCountedClustering
 from .registry import register_method
 from .two_view import embedding_dim_of
-
-
-def _check_non_negative(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
 
 
 @register_method("dec")
@@ -102,7 +94,7 @@ class DECClustering(StepCountedClustering, GraphAutoEncoder):
                  normalize: bool = True, reconstruction: str = "sampled", n_init: int = 20,
                  embedding_dim: int | None = None):
         check_int("num_clusters", num_clusters, 2)
-        gamma = _check_non_negative("gamma", gamma)
+        gamma = check_non_negative("gamma", gamma)
         check_int("warmup_epochs", warmup_epochs, 0)
         check_int("update_interval", update_interval, 1)
         check_int("n_init", n_init, 1)

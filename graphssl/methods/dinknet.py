@@ -1,7 +1,6 @@
 """Dink-Net: node discrimination pretraining, then k-means centres trained by dilation + shrink."""
 from __future__ import annotations
 
-import math
 import warnings
 
 import torch
@@ -11,21 +10,13 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import to_torch_csr_tensor
 
 from ..augment import FeatureMask, FeatureShuffle
+from ..checks import check_int, check_non_negative, check_positive
 from ..encoders import build_encoder, encode
-from ..objectives._checks import check_int
 from ..objectives.dinknet import DinkNetLoss, squared_distances
 from .base import Method
 from .clustering_state import StepCountedClustering
 from .registry import register_method
 from .two_view import embedding_dim_of
-
-
-def _check_number(name: str, value, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            not math.isfinite(value) or value < 0 or (positive and value == 0):
-        bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
-    return float(value)
 
 
 @register_method("dinknet")
@@ -123,8 +114,8 @@ class DinkNet(StepCountedClustering, Method):
         check_int("pretrain_epochs", pretrain_epochs, 0)
         check_int("power", power, 0)
         check_int("n_init", n_init, 1)
-        tradeoff = _check_number("tradeoff", tradeoff)
-        center_lr_scale = _check_number("center_lr_scale", center_lr_scale, positive=True)
+        tradeoff = check_non_negative("tradeoff", tradeoff)
+        center_lr_scale = check_positive("center_lr_scale", center_lr_scale)
         if isinstance(feature_drop, bool) or not isinstance(feature_drop, (int, float)) or \
                 not 0.0 <= feature_drop < 1.0:
             raise ValueError(f"feature_drop must be a probability in [0, 1), got "

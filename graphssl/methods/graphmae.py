@@ -1,14 +1,13 @@
 """GraphMAE: masked feature reconstruction with a re-masked GNN decoder."""
 from __future__ import annotations
 
-import numbers
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import GATConv, GINConv
 
 from ..augment.base import randperm, shallow_copy
+from ..checks import check_number
 from ..encoders import build_encoder, encode
 from ..encoders.gnn import make_activation
 from ..objectives import SCE
@@ -16,16 +15,6 @@ from ..sparse import is_csr
 from .base import Method
 from .registry import register_method
 from .two_view import embedding_dim_of
-
-
-def _check_rate(name: str, value, low_open: bool) -> float:
-    """``value`` in ``(0, 1)`` (``low_open``) or ``[0, 1)``."""
-    ok = (not isinstance(value, bool) and isinstance(value, numbers.Real)
-          and (0.0 < value < 1.0 if low_open else 0.0 <= value < 1.0))
-    if not ok:
-        interval = "(0, 1)" if low_open else "[0, 1)"
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
-    return float(value)
 
 
 class GINDecoder(nn.Module):
@@ -73,7 +62,7 @@ def _build_decoder(config: dict | None, hidden: int, in_channels: int, activatio
 def _set_attention_dropout(module: nn.Module, p: float) -> None:
     """Dropout ``p`` on the attention coefficients of every ``GATConv`` of ``module`` (the
     authors' ``attn_drop``; GNNEncoder's own ``dropout`` is the feature dropout)."""
-    _check_rate("attention_dropout", p, low_open=False)
+    check_number("attention_dropout", p, low=0, high=1, high_open=True)
     for m in module.modules():
         if isinstance(m, GATConv):
             m.dropout = float(p)
@@ -151,9 +140,12 @@ class GraphMAE(Method):
         super().__init__(encoder)
         if not isinstance(decoder, nn.Module):
             raise TypeError(f"decoder must be a torch.nn.Module, got {type(decoder).__name__}")
-        self.mask_rate = _check_rate("mask_rate", mask_rate, low_open=True)
-        self.replace_rate = _check_rate("replace_rate", replace_rate, low_open=False)
-        self.input_dropout = _check_rate("input_dropout", input_dropout, low_open=False)
+        self.mask_rate = check_number("mask_rate", mask_rate, low=0, high=1, low_open=True,
+                                      high_open=True)
+        self.replace_rate = check_number("replace_rate", replace_rate, low=0, high=1,
+                                         high_open=True)
+        self.input_dropout = check_number("input_dropout", input_dropout, low=0, high=1,
+                                          high_open=True)
         dim = embedding_dim_of(encoder, embedding_dim)
         features = in_channels or getattr(encoder, "in_channels", None)
         if not isinstance(features, int) or features < 1:

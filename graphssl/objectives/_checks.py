@@ -4,21 +4,6 @@ from __future__ import annotations
 import torch
 
 
-def check_positive(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return float(value)
-
-
-def check_int(name: str, value, minimum: int) -> int:
-    """An int (not a bool) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return value
-
-
 def check_pair(z1: torch.Tensor, z2: torch.Tensor, min_rows: int = 1):
     """Two embedding matrices of the same shape ``[N, d]`` with ``N >= min_rows``."""
     for name, z in (("z1", z1), ("z2", z2)):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._checks import check_pair, check_positive
+from ..checks import check_positive
+from ._checks import check_pair
 
 
 class CCA_SSG(nn.Module):

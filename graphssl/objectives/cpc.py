@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._checks import check_int, check_positive
+from ..checks import check_int, check_positive
 
 
 class CPC(nn.Module):

@@ -7,20 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_pair, check_positive
-
-
-def _check_unit_interval(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    return float(value)
-
-
-def _check_finite_non_negative(name: str, value) -> float:
-    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0
-            or not math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
+from ..checks import check_non_negative, check_number, check_positive
+from ._checks import check_pair
 
 
 class DebiasedInfoNCE(nn.Module):
@@ -80,8 +68,8 @@ class DebiasedInfoNCE(nn.Module):
                  intra_view_negatives: bool = True, symmetric: bool = True):
         super().__init__()
         self.temperature = check_positive("temperature", temperature)
-        self.tau_plus = _check_unit_interval("tau_plus", tau_plus)
-        self.beta = _check_finite_non_negative("beta", beta)
+        self.tau_plus = check_number("tau_plus", tau_plus, low=0, high=1, high_open=True)
+        self.beta = check_non_negative("beta", beta)
         self.intra_view_negatives = bool(intra_view_negatives)
         self.symmetric = bool(symmetric)
 

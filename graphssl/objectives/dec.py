@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_int, check_positive
+from ..checks import check_int, check_positive
 
 
 class DEC(nn.Module):

@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ._checks import check_pair, check_positive
+from ..checks import check_positive
+from ._checks import check_pair
 from ._gather import world_size
 
 

@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_pair, check_positive
+from ..checks import check_positive
+from ._checks import check_pair
 
 
 class NCE(nn.Module):

@@ -5,13 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_pair, check_positive
-
-
-def _check_non_negative(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return float(value)
+from ..checks import check_non_negative, check_positive
+from ._checks import check_pair
 
 
 class VICReg(nn.Module):
@@ -58,9 +53,9 @@ class VICReg(nn.Module):
     def __init__(self, sim_weight: float = 25.0, var_weight: float = 25.0,
                  cov_weight: float = 1.0, gamma: float = 1.0, eps: float = 1e-4):
         super().__init__()
-        self.sim_weight = _check_non_negative("sim_weight", sim_weight)
-        self.var_weight = _check_non_negative("var_weight", var_weight)
-        self.cov_weight = _check_non_negative("cov_weight", cov_weight)
+        self.sim_weight = check_non_negative("sim_weight", sim_weight)
+        self.var_weight = check_non_negative("var_weight", var_weight)
+        self.cov_weight = check_non_negative("cov_weight", cov_weight)
         self.gamma = check_positive("gamma", gamma)
         self.eps = check_positive("eps", eps)
 

@@ -25,6 +25,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from ..checks import check_positive
 from ..objectives._gather import gather_rows  # noqa: F401  (re-exported)
 
 logger = logging.getLogger("graphssl.distributed")
@@ -100,13 +101,6 @@ def read_env(environ=None) -> DistributedEnv | None:
     return DistributedEnv(rank, world, local, environ["MASTER_ADDR"], port)
 
 
-def _check_timeout(timeout_seconds) -> float:
-    if isinstance(timeout_seconds, bool) or not isinstance(timeout_seconds, (int, float)) or \
-            not timeout_seconds > 0:
-        raise ValueError(f"timeout_seconds must be a positive number, got {timeout_seconds!r}")
-    return float(timeout_seconds)
-
-
 def resolve_backend(backend: str = "auto") -> str:
     """``'auto'``: NCCL when CUDA is available, else gloo. An explicit ``'nccl'`` without CUDA is
     an error."""
@@ -139,7 +133,7 @@ def init_distributed(backend: str = "auto", timeout_seconds: float = DEFAULT_TIM
         DistributedError: not launched by torchrun (no environment), a partial environment
             (the message names the missing variables), or NCCL without a GPU for this rank.
     """
-    timeout = _check_timeout(timeout_seconds)
+    timeout = check_positive("timeout_seconds", timeout_seconds)
     backend = resolve_backend(backend)
     env = read_env(environ)
     if dist.is_available() and dist.is_initialized():
@@ -184,7 +178,7 @@ def distributed_session(backend: str = "auto",
     works with ``python`` and with ``torchrun``. A partial environment is an error
     (:func:`read_env`)."""
     if read_env() is None:
-        _check_timeout(timeout_seconds)
+        check_positive("timeout_seconds", timeout_seconds)
         resolve_backend(backend)
         yield None
         return

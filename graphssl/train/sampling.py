@@ -92,6 +92,7 @@ import numbers
 import torch
 from torch_geometric.data import Data
 
+from ..checks import check_non_negative_int, check_positive_int
 from ..sparse import csr_rows, is_csr
 
 __all__ = ["NeighborBatches", "SubgraphBatches", "ClusterBatches", "cluster_partition",
@@ -99,18 +100,6 @@ __all__ = ["NeighborBatches", "SubgraphBatches", "ClusterBatches", "cluster_part
 
 
 # ---- argument checks ------------------------------------------------------------------------
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _seed(value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {value!r}")
-    return int(value)
-
 
 def _check_graph(data) -> int:
     edge_index = getattr(data, "edge_index", None)
@@ -224,7 +213,7 @@ class _Batches:
 
     def __init__(self, data, seed: int):
         self.num_nodes = _check_graph(data)
-        self.seed = _seed(seed)
+        self.seed = check_non_negative_int("seed", seed)
         self.epoch = 0
         self.data = data
         num_edges = data.edge_index.size(1)
@@ -239,9 +228,7 @@ class _Batches:
 
     def set_epoch(self, epoch: int) -> None:
         """The next ``__iter__`` yields epoch ``epoch``'s batches."""
-        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
-            raise ValueError(f"epoch must be a non-negative integer, got {epoch!r}")
-        self.epoch = int(epoch)
+        self.epoch = check_non_negative_int("epoch", epoch)
 
     def __iter__(self):
         # a generator: the epoch is taken when the first batch is drawn, so a bare iter() (as
@@ -318,7 +305,7 @@ class NeighborBatches(_Batches):
                              f"(positive integers, or -1 for all neighbours), got "
                              f"{num_neighbors!r}")
         self.num_neighbors = tuple(int(k) for k in fanouts)
-        self.batch_size = _positive_int("batch_size", batch_size)
+        self.batch_size = check_positive_int("batch_size", batch_size)
         if not isinstance(shuffle, bool):
             raise ValueError(f"shuffle must be True or False, got {shuffle!r}")
         self.shuffle = shuffle
@@ -447,13 +434,10 @@ class SubgraphBatches(_Batches):
     def __init__(self, data, num_roots: int = 1000, walk_length: int = 2,
                  num_steps: int | None = None, seed: int = 0):
         super().__init__(data, seed)
-        self.num_roots = _positive_int("num_roots", num_roots)
-        if isinstance(walk_length, bool) or not isinstance(walk_length, numbers.Integral) or \
-                walk_length < 0:
-            raise ValueError(f"walk_length must be a non-negative integer, got {walk_length!r}")
-        self.walk_length = int(walk_length)
+        self.num_roots = check_positive_int("num_roots", num_roots)
+        self.walk_length = check_non_negative_int("walk_length", walk_length)
         self.num_steps = (math.ceil(self.num_nodes / (self.num_roots * (self.walk_length + 1)))
-                          if num_steps is None else _positive_int("num_steps", num_steps))
+                          if num_steps is None else check_positive_int("num_steps", num_steps))
         self.csr = _CSR(data.edge_index, self.num_nodes, key=0)  # out-edges
 
     def _args(self):
@@ -489,15 +473,14 @@ def cluster_partition(edge_index: torch.Tensor, num_nodes: int, num_parts: int,
     label, then by their labels of the earlier rounds (later rounds first), so that a large
     final community is cut along the finer communities of earlier rounds.
     """
-    num_nodes = _positive_int("num_nodes", num_nodes)
-    num_parts = _positive_int("num_parts", num_parts)
+    num_nodes = check_positive_int("num_nodes", num_nodes)
+    num_parts = check_positive_int("num_parts", num_parts)
     if num_parts > num_nodes:
         raise ValueError(f"num_parts must be at most the number of nodes ({num_nodes}), got "
                          f"{num_parts}")
-    if isinstance(rounds, bool) or not isinstance(rounds, numbers.Integral) or rounds < 0:
-        raise ValueError(f"rounds must be a non-negative integer, got {rounds!r}")
+    check_non_negative_int("rounds", rounds)
     device = edge_index.device
-    generator = torch.Generator().manual_seed(_seed(seed))
+    generator = torch.Generator().manual_seed(check_non_negative_int("seed", seed))
     labels = _randperm(num_nodes, generator, device)
     history = [labels]
     loops = torch.arange(num_nodes, device=device)
@@ -547,8 +530,8 @@ class ClusterBatches(_Batches):
     def __init__(self, data, num_parts: int, parts_per_batch: int = 1, shuffle: bool = True,
                  seed: int = 0, partition: torch.Tensor | None = None, rounds: int = 5):
         super().__init__(data, seed)
-        self.num_parts = _positive_int("num_parts", num_parts)
-        self.parts_per_batch = _positive_int("parts_per_batch", parts_per_batch)
+        self.num_parts = check_positive_int("num_parts", num_parts)
+        self.parts_per_batch = check_positive_int("parts_per_batch", parts_per_batch)
         if self.parts_per_batch > self.num_parts:
             raise ValueError(f"parts_per_batch must be at most num_parts ({self.num_parts}), "
                              f"got {parts_per_batch!r}")
