@@ -141,6 +141,8 @@ def test_default_features_for_featureless_graphs():
     out = ensure_features(g, max_degree=3)
     assert out.x.shape == (4, 4) and out.x[1, 2] == 1 and out.x[3, 0] == 1
     assert g.x is None
+    constant = ensure_features(g, max_degree=0)  # InfoGraph's / GraphCL's constant feature
+    assert constant.x.tolist() == [[1.0]] * 4
 
 
 def test_degree_one_hot_appended_to_existing_features():

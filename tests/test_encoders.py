@@ -110,3 +110,52 @@ def test_prelu_shared_has_one_slope():
     assert [a.weight.numel() for a in shared.acts] == [1, 1]
     with pytest.raises(ValueError, match="prelu_shared"):
         GCNEncoder(8, 16, activation="prelu-shared")
+
+
+def test_act_first_orders_activation_and_batch_norm(graph):
+    torch.manual_seed(0)
+    default = GINEncoder(8, 16, num_layers=2, activation="relu", batch_norm=True)
+    first = GINEncoder(8, 16, num_layers=2, activation="relu", batch_norm=True, act_first=True)
+    first.load_state_dict(default.state_dict())
+    a, b = default(graph.x, graph.edge_index), first(graph.x, graph.edge_index)
+    assert float(a.min()) >= 0  # relu(bn(.)): non-negative
+    assert float(b.min()) < 0  # bn(relu(.)): centred per channel over the batch
+    assert torch.allclose(b.mean(0), torch.zeros(16), atol=1e-5)
+    # by hand: the last layer's output is bn(relu(conv(h)))
+    h = first.norms[0](torch.relu(first.convs[0](graph.x, graph.edge_index)))
+    expected = first.norms[1](torch.relu(first.convs[1](h, graph.edge_index)))
+    assert torch.allclose(b, expected, atol=1e-6)
+    with pytest.raises(ValueError, match="act_first must be True or False"):
+        GINEncoder(8, 16, act_first="yes")
+
+
+def test_xavier_linears_reinitialises_every_linear_layer():
+    from graphssl.encoders.init import check_init, xavier_linears_
+    from graphssl.methods.infograph import InfoGraph
+
+    torch.manual_seed(0)
+    method = InfoGraph(GINEncoder(7, 32, num_layers=4, jk="cat"), init="xavier")
+    linears = [m for m in method.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 4 * 2 + 2 * 4  # two per GIN layer, four per head
+    for layer in linears:
+        fan_out, fan_in = layer.weight.shape
+        bound = (6 / (fan_in + fan_out)) ** 0.5  # xavier uniform, gain 1
+        assert float(layer.weight.abs().max()) <= bound
+        assert float(layer.weight.abs().max()) > 0.9 * bound
+        assert torch.count_nonzero(layer.bias) == 0
+    default = InfoGraph(GINEncoder(7, 32, num_layers=4, jk="cat"))
+    assert all(torch.count_nonzero(m.bias) > 0 for m in default.modules()
+               if isinstance(m, torch.nn.Linear))
+    assert xavier_linears_(default) is default
+    with pytest.raises(ValueError, match="init must be one of"):
+        check_init("kaiming")
+
+
+def test_graphcl_xavier_init_and_bad_init():
+    from graphssl.methods.graphcl import GraphCL
+
+    method = GraphCL(GINEncoder(7, 32, num_layers=3, jk="cat"), init="xavier")
+    assert all(torch.count_nonzero(m.bias) == 0 for m in method.modules()
+               if isinstance(m, torch.nn.Linear))
+    with pytest.raises(ValueError, match="init must be one of"):
+        GraphCL(GINEncoder(7, 32, num_layers=3, jk="cat"), init="glorot")

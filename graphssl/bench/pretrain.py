@@ -327,8 +327,9 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
         ensure_features(dataset[0], max_degree=max_degree, append_degree=append)  # bad values
         dataset.transform = lambda d: ensure_features(d, max_degree=max_degree,
                                                       append_degree=append)
-        config["data"]["features"] = (("node features + " if has_x else "")
-                                      + f"degree one-hot, capped at {max_degree}")
+        config["data"]["features"] = (("node features + " if has_x else "") + (
+            "a constant 1 per node (max_degree 0)" if max_degree == 0
+            else f"degree one-hot, capped at {max_degree}"))
     batch_size = config["data"].get("batch_size", 128)
     dev = resolve_device(device)
     y = torch.cat([d.y.view(-1) for d in dataset]).cpu()

@@ -11,7 +11,8 @@ def ensure_features(data, max_degree: int = 64, append_degree: bool = False):
     column collects every larger degree), as ``x`` when it has none. With
     ``append_degree=True`` the one-hot is also appended to existing features (``[x, onehot]``,
     as MVGRL's authors build node features); otherwise graphs with features are returned
-    unchanged. The input is never modified.
+    unchanged. The input is never modified. ``max_degree=0`` gives every node the constant
+    feature ``[1.0]`` (what the InfoGraph and GraphCL authors' code uses for IMDB).
 
     Example:
         >>> mutag = load_dataset("MUTAG")

@@ -56,6 +56,11 @@ class GNNEncoder(nn.Module):
         act_last: apply the activation after the last layer too (GRACE and DGI do).
         dropout: dropout on the input of every layer after the first.
         batch_norm: batch normalisation after each convolution (GraphCL/InfoGraph graph encoders).
+        act_first: apply the activation before the normalisation, ``norm(act(conv(x)))``, as
+            PyG's ``BasicGNN(act_first=True)`` and the InfoGraph and GraphCL authors' GIN
+            (``bn(relu(conv(x)))``); default ``act(norm(conv(x)))``. With batch norm the two
+            differ in kind: this order's outputs are centred per channel over the batch, so
+            they take negative values.
         jk: ``'last'`` returns the last layer's output; ``'cat'`` concatenates every layer's
             output (jumping knowledge, as InfoGraph and GraphCL embed graphs), so the embedding
             size is the sum of the layer sizes (``out_channels`` then reports that sum).
@@ -81,7 +86,8 @@ class GNNEncoder(nn.Module):
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 2,
                  out_channels: int | None = None, activation: str = "prelu",
                  act_last: bool = True, dropout: float = 0.0, batch_norm: bool = False,
-                 jk: str = "last", sparse_input="auto", **conv_kwargs):
+                 jk: str = "last", sparse_input="auto", act_first: bool = False,
+                 **conv_kwargs):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("hidden_channels", hidden_channels),
                             ("num_layers", num_layers)):
@@ -93,6 +99,9 @@ class GNNEncoder(nn.Module):
             raise ValueError(f"sparse_input must be 'auto', True or False, got {sparse_input!r}")
         if jk not in ("last", "cat"):
             raise ValueError(f"jk must be 'last' or 'cat', got {jk!r}")
+        if not isinstance(act_first, bool):
+            raise ValueError(f"act_first must be True or False, got {act_first!r}")
+        self.act_first = act_first
         out_channels = out_channels or hidden_channels
         self.jk = jk
         self.in_channels = in_channels
@@ -189,7 +198,7 @@ class GNNEncoder(nn.Module):
                 x = conv(x, edge_index, edge_weight)
             else:
                 x = conv(x, edge_index)
-            x = act(norm(x))
+            x = norm(act(x)) if self.act_first else act(norm(x))
             outputs.append(x)
         return torch.cat(outputs, dim=-1) if self.jk == "cat" else x
 

@@ -6,6 +6,7 @@ from torch import nn
 
 from ..augment import Augmentation, EdgeDrop, FeatureMask, NodeDrop, RandomChoice, Subgraph
 from ..encoders import Readout, build_encoder, encode
+from ..encoders.init import check_init, xavier_linears_
 from ..objectives import InfoNCE
 from .base import Method
 from .registry import register_method
@@ -33,6 +34,9 @@ class GraphCL(Method):
     (``intra_view_negatives=False, symmetric=False, decoupled=True``). As in the authors'
     unsupervised TU code, view 1 is the graph itself and view 2 an augmentation drawn per batch.
 
+    ``init='xavier'`` re-initialises every ``nn.Linear`` of the encoder and the projection
+    head as the authors' ``init_emb`` does (:func:`~graphssl.encoders.init.xavier_linears_`).
+
     Shapes: a ``Batch`` of ``G >= 2`` graphs -> scalar loss; :meth:`embed_graphs` gives
     ``[G, d]`` (before the projection head).
 
@@ -46,8 +50,9 @@ class GraphCL(Method):
 
     def __init__(self, encoder: nn.Module, view1: Augmentation | dict | None = None,
                  view2: Augmentation | dict | None = None, embedding_dim: int | None = None,
-                 temperature: float = 0.2):
+                 temperature: float = 0.2, init: str = "default"):
         super().__init__(encoder)
+        self.init = check_init(init)
         dim = embedding_dim_of(encoder, embedding_dim)
         self.view1 = build_view(view1 or {})
         self.view2 = view2 if isinstance(view2, Augmentation) else (
@@ -56,6 +61,8 @@ class GraphCL(Method):
         self.projector = mlp([dim, dim, dim])
         self.objective = InfoNCE(temperature, intra_view_negatives=False, symmetric=False,
                                  decoupled=True)
+        if init == "xavier":
+            xavier_linears_(self)
 
     def _graphs(self, view) -> torch.Tensor:
         index = getattr(view, "batch", None)
@@ -72,9 +79,10 @@ class GraphCL(Method):
     @classmethod
     def from_config(cls, in_channels: int, encoder: dict | None = None, view1: dict | None = None,
                     view2: dict | None = None, temperature: float = 0.2,
-                    aug_ratio: float = 0.2) -> "GraphCL":
+                    aug_ratio: float = 0.2, init: str = "default") -> "GraphCL":
         enc = dict(type="gin", hidden_channels=32, num_layers=3, activation="relu",
                    batch_norm=True, jk="cat")
         enc.update(encoder or {})
         return cls(build_encoder(enc.pop("type"), in_channels, **enc), view1=view1,
-                   view2=view2 or graphcl_augmentations(aug_ratio), temperature=temperature)
+                   view2=view2 or graphcl_augmentations(aug_ratio), temperature=temperature,
+                   init=init)

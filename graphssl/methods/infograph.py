@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from ..encoders import Readout, build_encoder, encode
+from ..encoders.init import check_init, xavier_linears_
 from ..objectives import JSD
 from .base import Method
 from .registry import register_method
@@ -34,6 +35,10 @@ class InfoGraph(Method):
     (:meth:`~graphssl.objectives.JSD.pairwise`, dot-product discriminator) scores every (node,
     graph) pair of a batch: positive for a node's own graph, negative for the others.
 
+    ``init='xavier'`` re-initialises every ``nn.Linear`` of the encoder and the heads as the
+    authors' ``init_emb`` does (:func:`~graphssl.encoders.init.xavier_linears_`); ``'default'``
+    keeps each layer's own initialisation.
+
     Shapes: a ``Batch`` of ``G >= 2`` graphs -> scalar; :meth:`embed_graphs` gives ``[G, d]``.
 
     Example:
@@ -44,13 +49,17 @@ class InfoGraph(Method):
     graph_readout = "sum"
     level = "graph"
 
-    def __init__(self, encoder: nn.Module, embedding_dim: int | None = None):
+    def __init__(self, encoder: nn.Module, embedding_dim: int | None = None,
+                 init: str = "default"):
         super().__init__(encoder)
+        self.init = check_init(init)
         dim = embedding_dim_of(encoder, embedding_dim)
         self.readout = Readout(self.graph_readout)
         self.local_head = _ShortcutMLP(dim)
         self.global_head = _ShortcutMLP(dim)
         self.objective = JSD(dim, discriminator="dot")
+        if init == "xavier":
+            xavier_linears_(self)
 
     def loss(self, batch, generator: torch.Generator | None = None) -> torch.Tensor:
         index = getattr(batch, "batch", None)
@@ -62,8 +71,9 @@ class InfoGraph(Method):
         return self.objective.pairwise(self.local_head(nodes), self.global_head(graphs), index)
 
     @classmethod
-    def from_config(cls, in_channels: int, encoder: dict | None = None) -> "InfoGraph":
+    def from_config(cls, in_channels: int, encoder: dict | None = None,
+                    init: str = "default") -> "InfoGraph":
         enc = dict(type="gin", hidden_channels=32, num_layers=4, activation="relu",
                    batch_norm=True, jk="cat")
         enc.update(encoder or {})
-        return cls(build_encoder(enc.pop("type"), in_channels, **enc))
+        return cls(build_encoder(enc.pop("type"), in_channels, **enc), init=init)
