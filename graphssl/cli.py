@@ -42,6 +42,18 @@ def positive_int(text: str) -> int:
     return value
 
 
+def run_ids(text: str) -> list[int]:
+    """``'0,1,4'`` -> ``[0, 1, 4]``: distinct non-negative run ids."""
+    try:
+        ids = [int(part) for part in text.split(",")]
+    except ValueError:
+        ids = []
+    if not ids or min(ids) < 0 or len(set(ids)) != len(ids):
+        raise argparse.ArgumentTypeError(f"expects distinct run ids >= 0 separated by commas "
+                                         f"(e.g. 0,1,4), got {text!r}")
+    return ids
+
+
 def _add_data_args(p):
     p.add_argument("--root", default=None, help="writable data root (default $GRAPHSSL_ROOT or "
                                                 "./datasets)")
@@ -80,7 +92,8 @@ def cmd_pretrain(args) -> int:
     for item in args.set or ():
         overrides = deep_update(overrides, item)
     _prepare_data_on_rank0(args.dataset, args.root, args.mirror)
-    record = run_pretrain(args.method, args.dataset, split=args.split, runs=args.runs,
+    record = run_pretrain(args.method, args.dataset, split=args.split,
+                          runs=args.run_ids if args.run_ids is not None else args.runs,
                           epochs=args.epochs, root=args.root, mirror=args.mirror,
                           device=args.device, checkpoint_dir=args.checkpoint_dir,
                           progress=not args.quiet, task=args.task, overrides=overrides)
@@ -173,8 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "graph classification (SVM) or molecule transfer (pretrain on OGB "
                         "molecules, fine-tune on the dataset's scaffold split); default: the "
                         "method's protocol for the dataset")
-    p.add_argument("--runs", type=positive_int, default=None,
-                   help="runs (seeds / random splits)")
+    runs = p.add_mutually_exclusive_group()
+    runs.add_argument("--runs", type=positive_int, default=None,
+                      help="runs 0 .. RUNS-1 (run r: seed r, random split r)")
+    runs.add_argument("--run-ids", type=run_ids, default=None, metavar="R,R,...",
+                      help="only these runs, e.g. 0,1,4: the runs of a --checkpoint-dir that "
+                           "have finished, or a share of the runs for another machine")
     p.add_argument("--epochs", type=positive_int, default=None,
                    help="override the tuned epochs")
     p.add_argument("--set", type=config_override, action="append", metavar="SECTION.KEY=VALUE",

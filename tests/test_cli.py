@@ -88,6 +88,23 @@ def test_split_follows_the_dataset_when_the_paper_split_is_missing(tmp_path, cap
                                             "probe": {"normalize": False}}
 
 
+def test_run_ids_choose_the_runs(tmp_path, capsys):
+    out = tmp_path / "dgi.json"
+    assert main(["pretrain", "--method", "dgi", "--dataset", "csbm", "--epochs", "1",
+                 "--run-ids", "3,1", "--quiet", "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert [r["run"] for r in record["per_run"]] == [1, 3]
+    assert record["runs"] == 2 and record["config"]["protocol"]["run_ids"] == [3, 1]
+    for bad in ("1,1", "-1", "a", ""):
+        with pytest.raises(SystemExit):
+            main(["pretrain", "--method", "dgi", "--dataset", "csbm", "--run-ids", bad])
+        assert "distinct run ids >= 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["pretrain", "--method", "dgi", "--dataset", "csbm", "--runs", "2",
+              "--run-ids", "0"])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
 def test_bad_numbers_and_checkpoints_are_clear_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["pretrain", "--method", "grace", "--dataset", "csbm", "--runs", "0"])

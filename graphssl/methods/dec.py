@@ -134,8 +134,9 @@ class DECClustering(StepCountedClustering, GraphAutoEncoder):
         initialised from these embeddings by k-means (what the warm-up's end would do), with a
         warning."""
         if not bool(self.centers_initialized):
-            warnings.warn(f"DEC trained fewer than warmup_epochs={self.warmup_epochs} steps: its "
-                          f"centres are initialised now by k-means on these embeddings",
+            warnings.warn(f"DEC stopped before its first clustering step (after "
+                          f"{int(self.steps_done)} steps, warmup_epochs={self.warmup_epochs}): "
+                          f"its centres are initialised now by k-means on these embeddings",
                           stacklevel=2)
             self.init_centers(data, torch.Generator().manual_seed(0))
         was_training = self.training

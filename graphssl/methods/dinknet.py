@@ -179,9 +179,10 @@ class DinkNet(StepCountedClustering, Method):
         k-means on these embeddings (what the end of the pretraining would do), with a
         warning."""
         if not bool(self.centers_initialized):
-            warnings.warn(f"Dink-Net trained fewer than pretrain_epochs={self.pretrain_epochs} "
-                          f"steps: its centres are initialised now by k-means on these "
-                          f"embeddings", stacklevel=2)
+            warnings.warn(f"Dink-Net stopped before its first clustering step (after "
+                          f"{int(self.steps_done)} steps, pretrain_epochs={self.pretrain_epochs}): "
+                          f"its centres are initialised now by k-means on these embeddings",
+                          stacklevel=2)
             self.init_centers(data, torch.Generator().manual_seed(0))
         was_training = self.training
         self.eval()
