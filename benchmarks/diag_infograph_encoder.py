@@ -13,8 +13,9 @@ row with all three from the authors is the shipped record's number.
     GRAPHSSL_MIRROR=../shared/datasets OMP_NUM_THREADS=1 python \\
         benchmarks/diag_infograph_encoder.py [--dataset MUTAG] [--runs 5]
 
-MUTAG takes about 15 s per combination on one core. The test folds choose nothing here: the
-shipped configuration was fixed from the authors' code before any of these ran.
+Each combination's line ends with its pretraining seconds (the records' ``pretrain_seconds``).
+The test folds choose nothing here: the shipped configuration was fixed from the authors' code
+before any of these ran.
 
 Measured 2026-12-02 on MUTAG, one thread (results/contrastive/diagnostics/
 infograph_encoder_mutag.log), accuracy over runs 0-4:
@@ -48,8 +49,8 @@ def main():
         record = run_pretrain("infograph", args.dataset, runs=args.runs, progress=False,
                               overrides=overrides, echo=lambda *a: None)
         print(f"{str(act_first):9} {init:8} {str(standardize):12} "
-              f"{100 * record['test_acc_mean']:.2f} ± {100 * record['test_acc_std']:.2f}",
-              flush=True)
+              f"{100 * record['test_acc_mean']:.2f} ± {100 * record['test_acc_std']:.2f}  "
+              f"({record['pretrain_seconds']:.1f} s)", flush=True)
         print(json.dumps({"act_first": act_first, "init": init, "standardize": standardize,
                           "per_run": [r["test_acc"] for r in record["per_run"]]}), flush=True)
 

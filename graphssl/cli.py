@@ -43,15 +43,13 @@ def positive_int(text: str) -> int:
 
 
 def run_ids(text: str) -> list[int]:
-    """``'0,1,4'`` -> ``[0, 1, 4]``: distinct non-negative run ids."""
+    """``'0,1,4'`` -> ``[0, 1, 4]``, checked as ``run_pretrain`` checks a list of runs."""
+    from .bench.pretrain import resolve_runs
     try:
-        ids = [int(part) for part in text.split(",")]
+        return resolve_runs([int(part) for part in text.split(",")], default=1)
     except ValueError:
-        ids = []
-    if not ids or min(ids) < 0 or len(set(ids)) != len(ids):
         raise argparse.ArgumentTypeError(f"expects distinct run ids >= 0 separated by commas "
-                                         f"(e.g. 0,1,4), got {text!r}")
-    return ids
+                                         f"(e.g. 0,1,4), got {text!r}") from None
 
 
 def _add_data_args(p):

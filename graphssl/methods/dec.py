@@ -1,7 +1,6 @@
 """Graph DEC: edge reconstruction, then DEC self-training on the embeddings (the DAEGC recipe)."""
 from __future__ import annotations
 
-import warnings
 
 import torch
 import torch.nn.functional as F
@@ -133,12 +132,7 @@ class DECClustering(StepCountedClustering, GraphAutoEncoder):
         is restored). If training stopped before the warm-up ended, the centres are first
         initialised from these embeddings by k-means (what the warm-up's end would do), with a
         warning."""
-        if not bool(self.centers_initialized):
-            warnings.warn(f"DEC stopped before its first clustering step (after "
-                          f"{int(self.steps_done)} steps, warmup_epochs={self.warmup_epochs}): "
-                          f"its centres are initialised now by k-means on these embeddings",
-                          stacklevel=2)
-            self.init_centers(data, torch.Generator().manual_seed(0))
+        self._ensure_centers(data, "warmup_epochs", self.warmup_epochs)
         was_training = self.training
         self.eval()
         try:

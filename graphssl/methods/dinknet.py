@@ -1,7 +1,6 @@
 """Dink-Net: node discrimination pretraining, then k-means centres trained by dilation + shrink."""
 from __future__ import annotations
 
-import warnings
 
 import torch
 import torch.nn.functional as F
@@ -10,7 +9,7 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import to_torch_csr_tensor
 
 from ..augment import FeatureMask, FeatureShuffle
-from ..checks import check_int, check_non_negative, check_positive
+from ..checks import check_int, check_non_negative, check_number, check_positive
 from ..encoders import build_encoder, encode
 from ..objectives.dinknet import DinkNetLoss, squared_distances
 from .base import Method
@@ -116,20 +115,17 @@ class DinkNet(StepCountedClustering, Method):
         check_int("n_init", n_init, 1)
         tradeoff = check_non_negative("tradeoff", tradeoff)
         center_lr_scale = check_positive("center_lr_scale", center_lr_scale)
-        if isinstance(feature_drop, bool) or not isinstance(feature_drop, (int, float)) or \
-                not 0.0 <= feature_drop < 1.0:
-            raise ValueError(f"feature_drop must be a probability in [0, 1), got "
-                             f"{feature_drop!r}")
+        feature_drop = check_number("feature_drop", feature_drop, low=0, high=1, high_open=True)
         if not isinstance(detach_embeddings, bool):
             raise ValueError(f"detach_embeddings must be True or False, got "
                              f"{detach_embeddings!r}")
         super().__init__(encoder)
         dim = embedding_dim_of(encoder, embedding_dim)
         self.num_clusters, self.pretrain_epochs = num_clusters, pretrain_epochs
-        self.tradeoff, self.power, self.feature_drop = tradeoff, power, float(feature_drop)
+        self.tradeoff, self.power, self.feature_drop = tradeoff, power, feature_drop
         self.center_lr_scale, self.detach_embeddings = center_lr_scale, detach_embeddings
         self.n_init = n_init
-        self.drop = FeatureMask(p=float(feature_drop), mode="column")
+        self.drop = FeatureMask(p=feature_drop, mode="column")
         self.corruption = FeatureShuffle()
         self.head = nn.Linear(dim, dim)
         self.objective = DinkNetLoss(exclude_self_pairs=exclude_self_pairs)
@@ -178,12 +174,7 @@ class DinkNet(StepCountedClustering, Method):
         training stopped before the pretraining ended, the centres are first initialised by
         k-means on these embeddings (what the end of the pretraining would do), with a
         warning."""
-        if not bool(self.centers_initialized):
-            warnings.warn(f"Dink-Net stopped before its first clustering step (after "
-                          f"{int(self.steps_done)} steps, pretrain_epochs={self.pretrain_epochs}): "
-                          f"its centres are initialised now by k-means on these embeddings",
-                          stacklevel=2)
-            self.init_centers(data, torch.Generator().manual_seed(0))
+        self._ensure_centers(data, "pretrain_epochs", self.pretrain_epochs)
         was_training = self.training
         self.eval()
         try:
