@@ -157,6 +157,19 @@ def test_ppr_bad_alpha():
         PPRDiffusion(alpha=1.0)
 
 
+@pytest.mark.parametrize("eps", [float("nan"), float("inf"), True, -1e-6])
+def test_ppr_bad_eps(eps):
+    # nan and inf used to pass (nan < 0 and inf < 0 are False), and True counted as 1
+    with pytest.raises(ValueError, match=r"eps must be .*>= 0, got"):
+        PPRDiffusion(eps=eps)
+
+
+@pytest.mark.parametrize("name", ["walk_length", "num_hops"])
+def test_subgraph_rejects_bool_lengths(name):
+    with pytest.raises(ValueError, match=f"{name} must be a non-negative integer, got True"):
+        Subgraph(**{name: True})
+
+
 def test_random_choice_draws_from_generator():
     rc = RandomChoice([EdgeDrop(0.5), FeatureMask(0.5)], num_choices=1)
     g = small_graph(100, 300)

@@ -96,6 +96,16 @@ def test_split_edges_bad_inputs(graph):
         split_edges(directed)
     with pytest.raises(ValueError, match="seed"):
         split_edges(graph, seed=-1)
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got True"):
+        split_edges(graph, seed=True)  # used to pass as seed 1
+
+
+def test_seed_everything_rejects_bools_and_takes_numpy_integers():
+    import numpy as np
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got False"):
+        seed_everything(False)  # used to pass as seed 0
+    a = torch.rand(3, generator=seed_everything(np.int64(7)))
+    assert torch.equal(a, torch.rand(3, generator=seed_everything(7)))
 
 
 def test_split_edges_without_validation_edges(graph):

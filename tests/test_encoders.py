@@ -49,6 +49,11 @@ def test_bad_configuration():
         GCNEncoder(4, 8, activation="swish")
     with pytest.raises(ValueError, match="num_layers"):
         GCNEncoder(4, 8, num_layers=0)
+    # bools used to pass: True as 1 channel (isinstance(True, int)), False as dropout 0
+    with pytest.raises(ValueError, match="hidden_channels must be a positive integer, got True"):
+        GCNEncoder(4, True)
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got False"):
+        GCNEncoder(4, 8, dropout=False)
     with pytest.raises(ValueError, match="encoder type"):
         build_encoder("transformer", 4, hidden_channels=8)
 

@@ -55,9 +55,9 @@ def test_sce_matches_the_formula_and_has_gradients():
     assert out.item() == pytest.approx(1.0) and torch.isfinite(zero.grad).all()
 
 
-@pytest.mark.parametrize("alpha", [0.5, 0, -1, True, "2", float("nan")])
+@pytest.mark.parametrize("alpha", [0.5, 0, -1, True, "2", float("nan"), float("inf")])
 def test_sce_rejects_alpha_below_one(alpha):
-    with pytest.raises(ValueError, match="alpha must be >= 1"):
+    with pytest.raises(ValueError, match="alpha must be a finite number >= 1"):
         SCE(alpha)
 
 

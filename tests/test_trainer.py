@@ -114,6 +114,27 @@ def test_bad_trainer_arguments():
         Trainer(lr=-1)
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    # each of these used to pass the hand-written checks (bool is an int; inf > 0; nan < 0 is
+    # False)
+    (dict(epochs=True), "epochs must be a positive integer, got True"),
+    (dict(patience=True), "patience must be a positive integer, got True"),
+    (dict(lr=float("inf")), "lr must be a finite number > 0, got inf"),
+    (dict(weight_decay=float("nan")), "weight_decay must be >= 0, got nan"),
+    (dict(epochs=5, warmup_epochs=True), r"warmup_epochs must be an integer in \[0, epochs=5\)"),
+    (dict(epochs=5, warmup_epochs=5), r"warmup_epochs must be an integer in \[0, epochs=5\), got 5"),
+])
+def test_trainer_rejects_bools_and_non_finite_numbers(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Trainer(**kwargs)
+
+
+def test_trainer_takes_numpy_integers_as_ints():
+    import numpy as np
+    trainer = Trainer(epochs=np.int64(3), patience=np.int32(2), progress=False)
+    assert type(trainer.epochs) is int and type(trainer.patience) is int
+
+
 def test_invalid_graph_fails_before_training():
     from graphssl.data import InvalidGraphError
     data = tiny_graph()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch_geometric.utils import degree, to_undirected
 
-from ..checks import check_probability
+from ..checks import check_positive_int, check_probability
 from ..sparse import csr_row_ids, csr_scale, is_csr
 from .base import Augmentation, graph_index, keep_edges, rand, shallow_copy
 
@@ -37,9 +37,7 @@ class IdentityCache:
     """
 
     def __init__(self, size: int = 2):
-        if not isinstance(size, int) or size < 1:
-            raise ValueError(f"size must be a positive integer, got {size!r}")
-        self.size = size
+        self.size = check_positive_int("size", size)
         self.entries: list = []
 
     @staticmethod

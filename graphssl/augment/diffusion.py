@@ -3,6 +3,7 @@ from __future__ import annotations
 import torch
 from torch_geometric.utils import to_dense_adj
 
+from ..checks import check_non_negative, check_number
 from .base import Augmentation, graph_index, shallow_copy
 
 
@@ -28,14 +29,10 @@ class PPRDiffusion(Augmentation):
     MAX_DENSE_ENTRIES = 10 ** 8
 
     def __init__(self, alpha: float = 0.2, eps: float = 1e-4, minmax_columns: bool = False):
-        if not 0.0 < alpha < 1.0:
-            raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-        if eps < 0:
-            raise ValueError(f"eps must be >= 0, got {eps!r}")
+        self.alpha = check_number("alpha", alpha, low=0, high=1, low_open=True, high_open=True)
+        self.eps = check_non_negative("eps", eps)
         if not isinstance(minmax_columns, bool):
             raise ValueError(f"minmax_columns must be True or False, got {minmax_columns!r}")
-        self.alpha = float(alpha)
-        self.eps = float(eps)
         self.minmax_columns = minmax_columns
 
     def forward(self, data, generator):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import torch
 from torch_geometric.utils import k_hop_subgraph
 
-from ..checks import check_probability
+from ..checks import check_non_negative_int, check_probability
 from .base import Augmentation, graph_index, keep_nodes, one_per_graph, rand
 
 
@@ -24,11 +24,8 @@ class Subgraph(Augmentation):
             raise ValueError(f"method must be one of {self.METHODS}, got {method!r}")
         self.method = method
         self.root_ratio = check_probability("root_ratio", root_ratio)
-        for name, value in (("walk_length", walk_length), ("num_hops", num_hops)):
-            if not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-        self.walk_length = walk_length
-        self.num_hops = num_hops
+        self.walk_length = check_non_negative_int("walk_length", walk_length)
+        self.num_hops = check_non_negative_int("num_hops", num_hops)
 
     def forward(self, data, generator):
         batch, num_graphs = graph_index(data)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from ..checks import check_positive_int
 from .base import Augmentation, rand
 
 
@@ -17,9 +18,7 @@ class TemporalCrop(Augmentation):
     e.g. CVRL (Qian et al. 2021)."""
 
     def __init__(self, frames: int = 8):
-        if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
-            raise ValueError(f"frames must be a positive integer, got {frames!r}")
-        self.frames = frames
+        self.frames = check_positive_int("frames", frames)
 
     def forward(self, data, generator):
         if not isinstance(data, torch.Tensor) or data.dim() != 5:

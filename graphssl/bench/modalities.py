@@ -14,6 +14,7 @@ import time
 import torch
 
 from ..augment import TemporalCrop
+from ..checks import check_int
 from ..data import Split, load_dataset
 from ..evaluate import knn_probe, linear_probe, multilabel_probe, next_frame_probe
 from ..methods import build_method, get_method
@@ -34,8 +35,7 @@ class TensorBatches:
 
     def __init__(self, x: torch.Tensor, batch_size: int = 256, seed: int = 0,
                  shuffle: bool = True, drop_last: bool = True, transform=None):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 2:
-            raise ValueError(f"batch_size must be an integer >= 2, got {batch_size!r}")
+        batch_size = check_int("batch_size", batch_size, 2)
         if x.size(0) < 2:
             raise ValueError(f"need at least 2 items to form a batch, got {x.size(0)}")
         self.x, self.batch_size = x, min(batch_size, x.size(0))

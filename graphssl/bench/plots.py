@@ -23,6 +23,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from ..checks import check_int, check_non_negative
+
 __all__ = ["plot_loss_curves", "plot_embedding_tsne", "plot_ours_vs_published", "EmbeddingPlot"]
 
 _LINESTYLES = ("-", "--", ":", "-.")
@@ -211,9 +213,7 @@ def plot_embedding_tsne(z, y, path, seed: int = 0, title: str | None = None,
     if len(z) < 2 or z.shape[1] < 1:
         raise ValueError(f"z must have at least 2 rows and 1 column for t-SNE, got shape "
                          f"{tuple(z.shape)}")
-    if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) \
-            or max_points < 2:
-        raise ValueError(f"max_points must be an integer >= 2, got {max_points!r}")
+    max_points = check_int("max_points", max_points, 2)
     if not np.issubdtype(z.dtype, np.number) or not np.isfinite(z).all():
         raise ValueError("z must hold finite numbers (it contains NaN, inf or non-numbers): the "
                          "encoder diverged or its input has NaN features")
@@ -311,8 +311,8 @@ def plot_ours_vs_published(rows: Sequence[Mapping], path, title: str | None = No
         labels.append(str(row["label"]))
         ours.append(_percent(row, "ours", i, required=True))
         std = _percent(row, "ours_std", i, required=False)
-        if std is not None and std < 0:
-            raise ValueError(f"rows[{i}]['ours_std'] must be >= 0, got {std!r}")
+        if std is not None:
+            check_non_negative(f"rows[{i}]['ours_std']", std)
         stds.append(std or 0.0)
         published.append(_percent(row, "published", i, required=False))
 

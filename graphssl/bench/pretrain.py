@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 import torch_geometric.transforms as T
 
+from ..checks import check_positive_int
 from ..data import MODALITIES, dataset_spec, get_split, load_dataset
 from ..evaluate import cluster, node_probe, score_clusters
 from ..filelock import file_lock, try_file_lock
@@ -56,9 +57,7 @@ def resolve_runs(runs, default: int) -> list[int]:
     if runs is None:
         runs = default
     if isinstance(runs, int) and not isinstance(runs, bool):
-        if runs < 1:
-            raise ValueError(f"runs must be a positive integer, got {runs!r}")
-        return list(range(runs))
+        return list(range(check_positive_int("runs", runs)))
     ids = list(runs) if isinstance(runs, (list, tuple, range)) else None
     if not ids or any(isinstance(r, bool) or not isinstance(r, int) or r < 0 for r in ids) \
             or len(set(ids)) != len(ids):

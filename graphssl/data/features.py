@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch_geometric.utils import degree
 
+from ..checks import check_non_negative_int
+
 
 def ensure_features(data, max_degree: int = 64, append_degree: bool = False):
     """Return ``data`` with a one-hot of the node degree, capped at ``max_degree`` (the last
@@ -19,8 +21,7 @@ def ensure_features(data, max_degree: int = 64, append_degree: bool = False):
         >>> ensure_features(mutag[0], max_degree=4, append_degree=True).x.shape
         torch.Size([17, 12])
     """
-    if isinstance(max_degree, bool) or not isinstance(max_degree, int) or max_degree < 0:
-        raise ValueError(f"max_degree must be a non-negative integer, got {max_degree!r}")
+    max_degree = check_non_negative_int("max_degree", max_degree)
     if not isinstance(append_degree, bool):
         raise ValueError(f"append_degree must be True or False, got {append_degree!r}")
     x = getattr(data, "x", None)

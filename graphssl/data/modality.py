@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..checks import check_number
+
 MODALITIES = ("image", "video", "text")
 
 
@@ -81,8 +83,7 @@ def stratified_masks(y: torch.Tensor, val_fraction: float, seed: int = 0,
     """Split the items of ``pool`` (a bool mask; default all) into ``(rest, val)`` bool masks,
     ``val`` holding ``val_fraction`` of every class (at least one item per class that has two),
     drawn with ``seed``. Multi-label ``y`` is stratified by its first active label."""
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+    check_number("val_fraction", val_fraction, low=0, high=1, low_open=True, high_open=True)
     n = y.size(0)
     pool = torch.ones(n, dtype=torch.bool) if pool is None else pool
     labels = y.argmax(1) if y.dim() == 2 else y

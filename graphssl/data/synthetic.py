@@ -6,6 +6,8 @@ import torch
 from torch_geometric.data import Data, InMemoryDataset
 from torch_geometric.utils import coalesce, to_undirected
 
+from ..checks import check_number, check_positive_int
+
 
 def _class_pairs(num_nodes, num_classes, avg_degree, homophily, g):
     """Uniform classes ``y`` and ``num_nodes * avg_degree / 2`` node pairs ``(src, dst)``: a
@@ -40,8 +42,7 @@ def csbm_graph(num_nodes: int = 2000, num_classes: int = 5, num_features: int = 
     if num_nodes < num_classes or num_classes < 2:
         raise ValueError(f"need num_nodes >= num_classes >= 2, got num_nodes={num_nodes}, "
                          f"num_classes={num_classes}")
-    if not 0.0 <= homophily <= 1.0:
-        raise ValueError(f"homophily must be in [0, 1], got {homophily}")
+    check_number("homophily", homophily, low=0, high=1)
     g = torch.Generator().manual_seed(seed)
     y, src, dst = _class_pairs(num_nodes, num_classes, avg_degree, homophily, g)
     keep = src != dst
@@ -75,18 +76,16 @@ def random_graph(num_nodes: int, avg_degree: float = 10.0, num_features: int = 1
     arguments give the same graph; it is not the graph :func:`csbm_graph` would give (other
     random streams, no ``to_undirected``/``coalesce`` copies).
     """
-    for name, value in (("num_nodes", num_nodes), ("num_features", num_features),
-                        ("num_classes", num_classes)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    num_nodes = check_positive_int("num_nodes", num_nodes)
+    num_features = check_positive_int("num_features", num_features)
+    num_classes = check_positive_int("num_classes", num_classes)
     if num_classes < 2 or num_nodes < num_classes:
         raise ValueError(f"need num_nodes >= num_classes >= 2, got num_nodes={num_nodes}, "
                          f"num_classes={num_classes}")
     if isinstance(avg_degree, bool) or not isinstance(avg_degree, (int, float)) or \
             not 0 <= avg_degree < num_nodes:
         raise ValueError(f"avg_degree must be in [0, num_nodes), got {avg_degree!r}")
-    if not 0.0 <= homophily <= 1.0:
-        raise ValueError(f"homophily must be in [0, 1], got {homophily}")
+    check_number("homophily", homophily, low=0, high=1)
     g = torch.Generator().manual_seed(seed)
     y, src, dst = _class_pairs(num_nodes, num_classes, avg_degree, homophily, g)
     # one key per unordered pair (low * N + high): dedupe, then both directions, sorted

@@ -27,6 +27,7 @@ from typing import Sequence
 
 import torch
 
+from ..checks import check_positive_int
 from .errors import DatasetUnavailableError
 from .mirror import MIRROR_ENV
 from .modality import ModalityData, stratified_masks
@@ -95,8 +96,7 @@ def train_bpe(texts: Sequence[str], vocab_size: int = 4000, min_frequency: int =
                          f"{len(SPECIAL_TOKENS)} special tokens {', '.join(SPECIAL_TOKENS)} "
                          f"plus characters and merges), "
                          f"got {vocab_size!r}; a few thousand suits sentence datasets")
-    if isinstance(min_frequency, bool) or not isinstance(min_frequency, int) or min_frequency < 1:
-        raise ValueError(f"min_frequency must be an int >= 1, got {min_frequency!r}")
+    min_frequency = check_positive_int("min_frequency", min_frequency)
     if not any(t.strip() for t in texts):
         raise ValueError(f"train_bpe needs at least one non-empty text, got {len(texts)} "
                          f"empty or whitespace-only ones")
@@ -128,8 +128,7 @@ def encode_texts(tokenizer, texts: Sequence[str], max_length: int = 64
 
 def _encode(tokenizer, texts, max_length, stacklevel):
     texts = _check_texts(texts)
-    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
-        raise ValueError(f"max_length must be an int >= 1, got {max_length!r}")
+    max_length = check_positive_int("max_length", max_length)
     if not texts:
         raise ValueError("encode_texts needs at least one text, got none")
     pad_id = tokenizer.token_to_id(PAD)

@@ -10,6 +10,7 @@ from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.utils import to_torch_csr_tensor
 
 from .. import sparse as _sparse  # noqa: F401  (silences torch's CSR beta warnings)
+from ..checks import check_number, check_positive_int
 
 
 ACTIVATIONS = {"relu": nn.ReLU, "prelu": nn.PReLU, "prelu_shared": nn.PReLU, "elu": nn.ELU,
@@ -89,12 +90,10 @@ class GNNEncoder(nn.Module):
                  jk: str = "last", sparse_input="auto", act_first: bool = False,
                  **conv_kwargs):
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("hidden_channels", hidden_channels),
-                            ("num_layers", num_layers)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        in_channels = check_positive_int("in_channels", in_channels)
+        hidden_channels = check_positive_int("hidden_channels", hidden_channels)
+        num_layers = check_positive_int("num_layers", num_layers)
+        check_number("dropout", dropout, low=0, high=1, high_open=True)
         if sparse_input not in ("auto", True, False):
             raise ValueError(f"sparse_input must be 'auto', True or False, got {sparse_input!r}")
         if jk not in ("last", "cat"):
@@ -305,9 +304,7 @@ class EdgeEmbedding(nn.Module):
             self.table = nn.Embedding(sum(self.edge_dims), out_channels)
             nn.init.xavier_uniform_(self.table.weight)
         else:
-            if not isinstance(edge_channels, int) or edge_channels < 1:
-                raise ValueError(f"edge_channels must be a positive integer, got "
-                                 f"{edge_channels!r}")
+            edge_channels = check_positive_int("edge_channels", edge_channels)
             self.table = nn.Linear(edge_channels, out_channels)
 
     def forward(self, edge_attr: torch.Tensor) -> torch.Tensor:

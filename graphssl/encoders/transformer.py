@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check_number, check_positive_int
+from ..checks import check_number, check_positive, check_positive_int
 
 POOLS = ("mean", "cls")
 
@@ -31,8 +31,7 @@ class TransformerBlock(nn.Module):
         check_positive_int("heads", heads)
         if dim % heads:
             raise ValueError(f"dim must be divisible by heads, got dim={dim}, heads={heads}")
-        if not isinstance(mlp_ratio, (int, float)) or mlp_ratio <= 0:
-            raise ValueError(f"mlp_ratio must be positive, got {mlp_ratio!r}")
+        check_positive("mlp_ratio", mlp_ratio)
         self.heads = heads
         self.dropout = check_number("dropout", dropout, low=0, high=1, high_open=True)
         self.norm1 = nn.LayerNorm(dim)

@@ -18,6 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 
+from ..checks import check_int
 from ._common import as_numpy, check_embeddings
 
 # the grid of InfoGraph / GraphCL: 1e-3, 1e-2, ..., 1e3
@@ -144,11 +145,8 @@ def _make_svm(kernel, standardize, dual="auto"):
 
 
 def _check_config(folds, seeds, Cs, inner_folds, kernel):
-    if not isinstance(folds, numbers.Integral) or isinstance(folds, bool) or folds < 2:
-        raise ValueError(f"folds must be an integer >= 2, got {folds!r}")
-    if not isinstance(inner_folds, numbers.Integral) or isinstance(inner_folds, bool) \
-            or inner_folds < 2:
-        raise ValueError(f"inner_folds must be an integer >= 2, got {inner_folds!r}")
+    check_int("folds", folds, 2)
+    check_int("inner_folds", inner_folds, 2)
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
     if isinstance(seeds, numbers.Integral):

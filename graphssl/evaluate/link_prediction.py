@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from ..checks import check_number
+from ..checks import check_non_negative_int, check_number
 from ._common import as_numpy
 
 
@@ -76,8 +76,7 @@ def split_edges(data, val_ratio: float = 0.05, test_ratio: float = 0.1, seed: in
     if val_ratio + test_ratio >= 1.0:
         raise ValueError(f"val_ratio + test_ratio must be < 1 to leave training edges, got "
                          f"{val_ratio} + {test_ratio} = {val_ratio + test_ratio}")
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = check_non_negative_int("seed", seed)
     edge_index = getattr(data, "edge_index", None)
     if edge_index is None or edge_index.dim() != 2 or edge_index.size(0) != 2:
         raise ValueError("data needs an edge_index of shape [2, num_edges]")

@@ -5,6 +5,7 @@ import numpy as np
 import torch
 from sklearn.linear_model import Ridge
 
+from ..checks import check_positive_int
 from ._common import as_numpy
 
 DEFAULT_ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0)
@@ -17,8 +18,7 @@ def next_frame_windows(clips: torch.Tensor, context: int, windows_per_clip: int 
     if clips.dim() != 5:
         raise ValueError(f"clips must be [N, T, C, H, W], got shape {tuple(clips.shape)}")
     t = clips.size(1)
-    if isinstance(context, bool) or not isinstance(context, int) or context < 1:
-        raise ValueError(f"context must be a positive integer, got {context!r}")
+    context = check_positive_int("context", context)
     if t <= context:
         raise ValueError(f"clips of {t} frames are too short for a context of {context} frames "
                          f"plus the frame to predict; use context <= {t - 1} or longer clips")

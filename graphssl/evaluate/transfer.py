@@ -3,7 +3,6 @@ labelled graph-property task, scored at the last epoch (Hu et al., ICLR 2020, pr
 from __future__ import annotations
 
 import copy
-import numbers
 
 import numpy as np
 import torch
@@ -11,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch_geometric.loader import DataLoader
 
+from ..checks import check_number, check_positive, check_positive_int
 from ..encoders import Readout, encode
 
 TASK_TYPES = ("binary classification", "regression")
@@ -34,15 +34,14 @@ class GraphPredictor(nn.Module):
 
 
 def _check_finetune_args(epochs, lr, batch_size, dropout, task_type):
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not isinstance(lr, numbers.Real) or not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
-    if not isinstance(dropout, numbers.Real) or not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    """``(epochs, batch_size)`` as ints, once every argument is checked."""
+    epochs = check_positive_int("epochs", epochs)
+    batch_size = check_positive_int("batch_size", batch_size)
+    check_positive("lr", lr)
+    check_number("dropout", dropout, low=0, high=1, high_open=True)
     if task_type not in TASK_TYPES:
         raise ValueError(f"task_type must be one of {TASK_TYPES}, got {task_type!r}")
+    return epochs, batch_size
 
 
 def _labels(batch, num_tasks):
@@ -95,7 +94,7 @@ def finetune(encoder: nn.Module, dataset, split: dict, evaluator, num_tasks: int
         ``{'train_loss': [per epoch], 'valid': last-epoch metric, 'test': last-epoch metric,
         'metric': name, 'valid_curve': [(epoch, metric)], 'epochs': epochs}``.
     """
-    _check_finetune_args(epochs, lr, batch_size, dropout, task_type)
+    epochs, batch_size = _check_finetune_args(epochs, lr, batch_size, dropout, task_type)
     for part in ("train", "valid", "test"):
         if part not in split or len(split[part]) == 0:
             raise ValueError(f"split must hold a non-empty {part!r} index, got keys "

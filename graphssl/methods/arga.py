@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import ARGA as PyGARGA
 from torch_geometric.nn import ARGVA as PyGARGVA
 
+from ..checks import check_positive, check_positive_int
 from .gae import GAE_ENCODER, VGAE_ENCODER, GraphAutoEncoder, build_autoencoder_encoder, \
     positive_edges
 from .registry import register_method
@@ -73,11 +74,8 @@ class ARGA(GraphAutoEncoder):
                  embedding_dim: int | None = None, discriminator_lr: float = 0.001,
                  discriminator_steps: int = 5, discriminator_hidden=(64, 64)):
         super().__init__(encoder)
-        if not (isinstance(discriminator_lr, (int, float)) and discriminator_lr > 0):
-            raise ValueError(f"discriminator_lr must be > 0, got {discriminator_lr!r}")
-        if not isinstance(discriminator_steps, int) or discriminator_steps < 1:
-            raise ValueError(f"discriminator_steps must be a positive integer, got "
-                             f"{discriminator_steps!r}")
+        discriminator_lr = check_positive("discriminator_lr", discriminator_lr)
+        discriminator_steps = check_positive_int("discriminator_steps", discriminator_steps)
         if discriminator is None:
             hidden = list(discriminator_hidden)
             if not all(isinstance(h, int) and h > 0 for h in hidden):
@@ -89,8 +87,7 @@ class ARGA(GraphAutoEncoder):
                             f"{type(discriminator).__name__}")
         self.discriminator = discriminator
         self._pyg.discriminator = discriminator  # the same module: PyG's losses use it
-        self.discriminator_lr, self.discriminator_steps = float(discriminator_lr), \
-            discriminator_steps
+        self.discriminator_lr, self.discriminator_steps = discriminator_lr, discriminator_steps
         self._discriminator_optimizer: torch.optim.Optimizer | None = None
 
     def _make_pyg(self) -> nn.Module:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..checks import check_int, check_number
 from ..encoders import build_encoder, encode
 from ..objectives import DMoN
 from .base import Method
@@ -44,11 +45,8 @@ class DMoNClustering(Method):
                  embedding_dim: int | None = None, collapse_regularization: float = 1.0,
                  dropout: float = 0.5):
         super().__init__(encoder)
-        if isinstance(num_clusters, bool) or not isinstance(num_clusters, int) or \
-                num_clusters < 2:
-            raise ValueError(f"num_clusters must be an integer >= 2, got {num_clusters!r}")
-        if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        num_clusters = check_int("num_clusters", num_clusters, 2)
+        check_number("dropout", dropout, low=0, high=1, high_open=True)
         self.num_clusters = num_clusters
         self.head = nn.Sequential(nn.Dropout(dropout),
                                   nn.Linear(embedding_dim_of(encoder, embedding_dim),

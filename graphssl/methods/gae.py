@@ -18,6 +18,7 @@ from torch_geometric.nn import VGAE as PyGVGAE
 from torch_geometric.nn.models.autoencoder import MAX_LOGSTD
 
 from ..augment.base import rand
+from ..checks import check_positive_int
 from ..encoders import GCNEncoder, build_encoder, encode
 from .base import Method
 from .registry import register_method
@@ -133,10 +134,8 @@ class VariationalGCNEncoder(nn.Module):
                  num_layers: int = 2, trunk_type: str = "gcn", activation: str = "relu",
                  **trunk_kwargs):
         super().__init__()
-        if not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
-        if not isinstance(out_channels, int) or out_channels < 1:
-            raise ValueError(f"out_channels must be a positive integer, got {out_channels!r}")
+        num_layers = check_positive_int("num_layers", num_layers)
+        out_channels = check_positive_int("out_channels", out_channels)
         if num_layers == 1 and trunk_kwargs:
             raise ValueError(f"{sorted(trunk_kwargs)} configure the trunk, which num_layers=1 "
                              f"does not have (the heads read the features directly)")

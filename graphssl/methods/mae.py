@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..augment.base import rand
+from ..checks import check_number
 from ..encoders.transformer import TransformerStack
 from .base import Method
 from .registry import register_method
@@ -59,12 +60,11 @@ class MAE(Method):
             raise TypeError(f"MAE needs a Transformer encoder with a tokenizer (ViTEncoder, "
                             f"VideoTransformerEncoder, TextTransformerEncoder), got "
                             f"{type(encoder).__name__}")
-        if isinstance(mask_ratio, bool) or not isinstance(mask_ratio, (int, float)) or \
-                not 0.0 < mask_ratio < 1.0:
-            raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio!r}")
+        mask_ratio = check_number("mask_ratio", mask_ratio, low=0, high=1, low_open=True,
+                                  high_open=True)
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-        self.mask_ratio, self.norm_targets, self.loss_name = float(mask_ratio), norm_targets, loss
+        self.mask_ratio, self.norm_targets, self.loss_name = mask_ratio, norm_targets, loss
         self.to_decoder = nn.Linear(tokenizer.dim, decoder_dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_dim))
         self.decoder_pos = nn.Parameter(torch.zeros(1, tokenizer.num_tokens, decoder_dim))

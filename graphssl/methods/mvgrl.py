@@ -7,6 +7,7 @@ from torch import nn
 from ..augment import FeatureShuffle, PPRDiffusion
 from ..augment.adaptive import IdentityCache
 from ..augment.base import graph_index, shallow_copy
+from ..checks import check_positive_int
 from ..encoders import Readout, build_encoder, encode
 from ..objectives import JSD
 from .base import Method
@@ -169,9 +170,8 @@ class ShortcutMLP(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        in_channels = check_positive_int("in_channels", in_channels)
+        out_channels = check_positive_int("out_channels", out_channels)
         self.ffn = nn.Sequential(nn.Linear(in_channels, out_channels), nn.PReLU(),
                                  nn.Linear(out_channels, out_channels), nn.PReLU(),
                                  nn.Linear(out_channels, out_channels), nn.PReLU())
@@ -243,10 +243,7 @@ class MVGRLGraph(_DiffusionViews):
                 not 1 <= local_dim <= dim:
             raise ValueError(f"local_dim must be an integer in [1, {dim}], got {local_dim!r}")
         projection_dim = local_dim if projection_dim is None else projection_dim
-        if isinstance(projection_dim, bool) or not isinstance(projection_dim, int) or \
-                projection_dim < 1:
-            raise ValueError(f"projection_dim must be a positive integer, got "
-                             f"{projection_dim!r}")
+        projection_dim = check_positive_int("projection_dim", projection_dim)
         self.local_dim, self.projection_dim = local_dim, projection_dim
         self.head_embeddings = bool(head_embeddings)
         self.local_head = ShortcutMLP(local_dim, projection_dim)

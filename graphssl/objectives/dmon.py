@@ -6,6 +6,8 @@ import math
 import torch
 from torch import nn
 
+from ..checks import check_non_negative
+
 
 class DMoN(nn.Module):
     r"""The Deep Modularity Networks loss (Tsitsulin, Palowitch, Perozzi, Müller, "Graph
@@ -59,10 +61,8 @@ class DMoN(nn.Module):
 
     def __init__(self, collapse_regularization: float = 1.0):
         super().__init__()
-        value = collapse_regularization
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-            raise ValueError(f"collapse_regularization must be >= 0, got {value!r}")
-        self.collapse_regularization = float(value)
+        self.collapse_regularization = check_non_negative("collapse_regularization",
+                                                          collapse_regularization)
 
     def forward(self, s: torch.Tensor, edge_index: torch.Tensor,
                 edge_weight: torch.Tensor | None = None,

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..checks import check_positive
+from ..checks import check_positive, check_positive_int
 from ._checks import check_pair
 from ._gather import world_size
 
@@ -92,8 +92,10 @@ class InfoNCE(nn.Module):
                              "combine with chunk_size or num_negatives, got "
                              f"chunk_size={chunk_size!r}, num_negatives={num_negatives!r}")
         self.gather_negatives = bool(gather_negatives)
-        self.chunk_size = _optional_count("chunk_size", chunk_size)
-        self.num_negatives = _optional_count("num_negatives", num_negatives)
+        self.chunk_size = None if chunk_size is None else \
+            check_positive_int("chunk_size", chunk_size)
+        self.num_negatives = None if num_negatives is None else \
+            check_positive_int("num_negatives", num_negatives)
         if self.chunk_size is not None and self.num_negatives is not None:
             raise ValueError("chunk_size and num_negatives are two alternatives (exact loss in "
                              "blocks, or sampled negatives): set one of them, got "
@@ -272,14 +274,6 @@ class InfoNCE(nn.Module):
         if self.gather_negatives:
             text += ", gather_negatives=True"
         return text
-
-
-def _optional_count(name, value):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int or None, got {value!r}")
-    return value
 
 
 class _ShiftedExpSums(torch.autograd.Function):

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
+from ..checks import check_positive_int
 
 
 class JSD(nn.Module):
@@ -36,8 +36,7 @@ class JSD(nn.Module):
 
     def __init__(self, dim: int, discriminator: str = "bilinear"):
         super().__init__()
-        if not isinstance(dim, int) or dim < 1:
-            raise ValueError(f"dim must be a positive integer, got {dim!r}")
+        dim = check_positive_int("dim", dim)
         if discriminator not in self.DISCRIMINATORS:
             raise ValueError(f"discriminator must be one of {self.DISCRIMINATORS}, got "
                              f"{discriminator!r}")

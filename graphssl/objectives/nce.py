@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check_positive
+from ..checks import check_positive, check_positive_int
 from ._checks import check_pair
 
 
@@ -59,9 +59,7 @@ class NCE(nn.Module):
     def __init__(self, temperature: float = 0.5, num_noise: int = 64, normalize: bool = True):
         super().__init__()
         self.temperature = check_positive("temperature", temperature)
-        if isinstance(num_noise, bool) or not isinstance(num_noise, int) or num_noise < 1:
-            raise ValueError(f"num_noise must be an integer >= 1, got {num_noise!r}")
-        self.num_noise = num_noise
+        self.num_noise = check_positive_int("num_noise", num_noise)
         self.normalize = bool(normalize)
 
     def forward(self, z1: torch.Tensor, z2: torch.Tensor,
@@ -90,8 +88,7 @@ class NCE(nn.Module):
                      device: torch.device | str | None = None) -> torch.Tensor:
         """Noise indices ``[num_nodes, num_noise]`` into the rows of ``z2``, as :meth:`forward`
         draws them (same generator state, same indices)."""
-        if isinstance(num_nodes, bool) or not isinstance(num_nodes, int) or num_nodes < 1:
-            raise ValueError(f"num_nodes must be an integer >= 1, got {num_nodes!r}")
+        num_nodes = check_positive_int("num_nodes", num_nodes)
         device = torch.device("cpu") if device is None else torch.device(device)
         return self._draw(self._noise_probs(noise_weights, num_nodes, device), num_nodes, device,
                           generator)

@@ -1,12 +1,11 @@
 """Scaled cosine error, GraphMAE's feature-reconstruction loss."""
 from __future__ import annotations
 
-import numbers
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import check_positive, is_finite_number
 from ._checks import check_pair
 
 
@@ -43,12 +42,10 @@ class SCE(nn.Module):
 
     def __init__(self, alpha: float = 2.0, eps: float = 1e-12):
         super().__init__()
-        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not alpha >= 1:
-            raise ValueError(f"alpha must be >= 1 (the paper's scaling exponent gamma >= 1), "
-                             f"got {alpha!r}")
-        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
-            raise ValueError(f"eps must be > 0, got {eps!r}")
-        self.alpha, self.eps = float(alpha), float(eps)
+        if not is_finite_number(alpha) or not alpha >= 1:
+            raise ValueError(f"alpha must be a finite number >= 1 (the paper's scaling exponent "
+                             f"gamma >= 1), got {alpha!r}")
+        self.alpha, self.eps = float(alpha), check_positive("eps", eps)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         check_pair(x, y)

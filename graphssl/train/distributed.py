@@ -25,7 +25,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..checks import check_positive
+from ..checks import check_positive, check_positive_int
 from ..objectives._gather import gather_rows  # noqa: F401  (re-exported)
 
 logger = logging.getLogger("graphssl.distributed")
@@ -355,17 +355,13 @@ def distributed_loader(data, batch_size: int | None = None, shuffle: bool | None
         raise ValueError("give exactly one of batch_size (per rank) and global_batch_size, got "
                          f"batch_size={batch_size!r}, global_batch_size={global_batch_size!r}")
     if global_batch_size is not None:
-        if isinstance(global_batch_size, bool) or not isinstance(global_batch_size, int) or \
-                global_batch_size < 1:
-            raise ValueError(f"global_batch_size must be a positive integer, got "
-                             f"{global_batch_size!r}")
+        global_batch_size = check_positive_int("global_batch_size", global_batch_size)
         if global_batch_size % world:
             raise DistributedError(
                 f"global_batch_size={global_batch_size} does not split over {world} "
                 f"processes; use a multiple of {world} (or batch_size= per rank)")
         batch_size = global_batch_size // world
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    batch_size = check_positive_int("batch_size", batch_size)
     shuffle = True if shuffle is None else bool(shuffle)
     drop_last = False if drop_last is None else bool(drop_last)
     sampler = DistributedSampler(data, num_replicas=world, rank=me, shuffle=shuffle, seed=seed,

@@ -5,12 +5,13 @@ import random
 import numpy as np
 import torch
 
+from ..checks import check_non_negative_int
+
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch; return a fresh ``torch.Generator`` seeded with ``seed`` for
     augmentations."""
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = check_non_negative_int("seed", seed)
     random.seed(seed)
     np.random.seed(seed % 2 ** 32)
     torch.manual_seed(seed)

@@ -7,6 +7,7 @@ import copy
 import json
 import logging
 import math
+import numbers
 import os
 import sys
 import time
@@ -15,6 +16,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from ..checks import check_non_negative, check_non_negative_int, check_positive, \
+    check_positive_int
 from ..data.validation import check_graph
 from . import distributed as _dist
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -92,37 +95,29 @@ class Trainer:
                  distributed: bool | None = None, fsdp: bool = False, sync: str = "ddp",
                  average_every: int = 4, sync_warmup_steps: int = 0,
                  uneven_batches: str = "error", find_unused_parameters: bool = False):
-        if not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-        if not lr > 0:
-            raise ValueError(f"lr must be > 0, got {lr!r}")
-        if weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+        epochs = check_positive_int("epochs", epochs)
+        check_positive("lr", lr)
+        check_non_negative("weight_decay", weight_decay)
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
-        if patience is not None and (not isinstance(patience, int) or patience < 1):
-            raise ValueError(f"patience must be a positive integer or None, got {patience!r}")
-        if not isinstance(checkpoint_every, int) or checkpoint_every < 1:
-            raise ValueError(f"checkpoint_every must be a positive integer, got "
-                             f"{checkpoint_every!r}")
+        if patience is not None:
+            patience = check_positive_int("patience", patience)
+        checkpoint_every = check_positive_int("checkpoint_every", checkpoint_every)
         if lr_schedule not in (None, "cosine"):
             raise ValueError(f"lr_schedule must be None or 'cosine', got {lr_schedule!r}")
-        if not isinstance(warmup_epochs, int) or not 0 <= warmup_epochs < epochs:
-            raise ValueError(f"warmup_epochs must be an integer in [0, epochs), got "
+        if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, numbers.Integral) \
+                or not 0 <= warmup_epochs < epochs:
+            raise ValueError(f"warmup_epochs must be an integer in [0, epochs={epochs}), got "
                              f"{warmup_epochs!r}")
+        warmup_epochs = int(warmup_epochs)
         if distributed is not None and not isinstance(distributed, bool):
             raise ValueError(f"distributed must be None, True or False, got {distributed!r}")
         if not isinstance(fsdp, bool):
             raise ValueError(f"fsdp must be True or False, got {fsdp!r}")
         if sync not in SYNC_MODES:
             raise ValueError(f"sync must be one of {SYNC_MODES}, got {sync!r}")
-        if isinstance(average_every, bool) or not isinstance(average_every, int) or \
-                average_every < 1:
-            raise ValueError(f"average_every must be a positive integer, got {average_every!r}")
-        if isinstance(sync_warmup_steps, bool) or not isinstance(sync_warmup_steps, int) or \
-                sync_warmup_steps < 0:
-            raise ValueError(f"sync_warmup_steps must be an integer >= 0, got "
-                             f"{sync_warmup_steps!r}")
+        average_every = check_positive_int("average_every", average_every)
+        sync_warmup_steps = check_non_negative_int("sync_warmup_steps", sync_warmup_steps)
         if uneven_batches not in _dist.UNEVEN:
             raise ValueError(f"uneven_batches must be one of {_dist.UNEVEN}, got "
                              f"{uneven_batches!r}")
