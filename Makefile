@@ -13,7 +13,7 @@ install: $(BIN)/.installed
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[test,plot,modalities]'
+	$(BIN)/python -m pip install --quiet -e '.[test,plot,modalities,chem]'
 	touch $@
 
 demo: $(BIN)/.installed

@@ -159,16 +159,18 @@ def test_transfer_protocol_on_the_ogb_molecule_sets(tmp_path, data_root, mirror,
     run = record["per_run"][1]
     assert run["test_gain"] == pytest.approx(run["test_rocauc"] - run["test_scratch_rocauc"])
     json.dumps(record)  # the record is plain JSON
-    # with a checkpoint folder, a rerun reuses every finished seed
+    # with a checkpoint folder, a rerun reuses every finished seed, also when it asks for
+    # another set of seeds (--run-ids), and loads the finished pretraining instead of redoing it
     lines = []
-    first = run_pretrain("graphmae-graph", "ogbg-molbace", runs=1, epochs=1, root=data_root,
+    first = run_pretrain("graphmae-graph", "ogbg-molbace", runs=2, epochs=1, root=data_root,
                          mirror=mirror, overrides=small, progress=False, echo=lines.append,
                          checkpoint_dir=tmp_path / "ckpt")
-    again = run_pretrain("graphmae-graph", "ogbg-molbace", runs=1, epochs=1, root=data_root,
+    assert first["per_run"] == record["per_run"]  # the checkpoint folder changes no result
+    again = run_pretrain("graphmae-graph", "ogbg-molbace", runs=[1], epochs=1, root=data_root,
                          mirror=mirror, overrides=small, progress=False, echo=lines.append,
                          checkpoint_dir=tmp_path / "ckpt")
-    assert any("finished in an earlier run, reused" in str(line) for line in lines)
-    assert again["per_run"] == first["per_run"]
+    assert "  seed 1: finished in an earlier run, reused" in lines
+    assert again["per_run"] == first["per_run"][1:] and again["epochs_trained_here"] == 0
     with pytest.raises(ValueError, match="OGB molecule set"):
         run_pretrain("graphmae-graph", "MUTAG", task="transfer", runs=1, epochs=1,
                      root=data_root, mirror=mirror, progress=False, echo=lambda *a: None)

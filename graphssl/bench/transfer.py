@@ -8,40 +8,91 @@ import copy
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
+from torch.utils.data import Dataset
+from torch_geometric.transforms import BaseTransform
 
 from ..data import load_dataset
 from ..data.molecules import OneHotCategorical
 from ..evaluate.transfer import finetune
 from ..methods import build_method
 from ..train import seed_everything
-from .config import config_hash
-from .finished import load_finished, save_finished
+from .finished import load_finished, run_key, save_finished
 
 DEFAULT_PRETRAIN_SETS = ("ogbg-molbace", "ogbg-molesol", "ogbg-molfreesolv")
 
 
-def _unlabelled(data):
-    out = copy.copy(data)
-    out.y = None  # sets mix classification and regression labels; pretraining uses none
-    return out
+class _Unlabelled(BaseTransform):
+    """One-hot atom features, labels dropped (sets mix classification and regression labels;
+    pretraining uses none). Applied on access, so a large collection stays categorical in
+    memory (9 integer columns per atom, not 174 floats)."""
+
+    def __init__(self):
+        self.one_hot = OneHotCategorical()
+
+    def forward(self, data):
+        data = self.one_hot(data)
+        data.y = None
+        return data
+
+
+class PretrainingMolecules(Dataset):
+    """The molecules of several sets side by side: ``parts`` is a list of ``(dataset,
+    indices)``; item ``i`` is the ``i``-th of their concatenation, with one-hot atom features
+    and no labels."""
+
+    def __init__(self, parts):
+        self.parts = [(ds, torch.as_tensor(idx, dtype=torch.long)) for ds, idx in parts]
+        self.offsets = np.cumsum([0] + [len(idx) for _, idx in self.parts])
+        self.transform = _Unlabelled()
+
+    def __len__(self):
+        return int(self.offsets[-1])
+
+    def __getitem__(self, i):
+        if not 0 <= i < len(self):
+            raise IndexError(f"molecule {i} out of range for {len(self)} molecules")
+        part = int(np.searchsorted(self.offsets, i, side="right")) - 1
+        ds, idx = self.parts[part]
+        return self.transform(ds[int(idx[i - self.offsets[part]])])
+
+
+def _pretraining_entry(entry):
+    """``'ogbg-molbace'`` or ``{'name': 'MOSES', 'max_molecules': 250000, ...}`` -> ``(name,
+    options, label)``; the label names the options, e.g. ``'MOSES(max_molecules=250000)'``."""
+    if isinstance(entry, str):
+        return entry, {}, entry
+    if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+        options = {k: v for k, v in entry.items() if k != "name"}
+        described = ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
+        return entry["name"], options, f"{entry['name']}({described})" if options else entry["name"]
+    raise ValueError(f"protocol.pretrain_on entries must be dataset names or mappings with a "
+                     f"'name' (and loader options such as max_molecules), got {entry!r}")
 
 
 def pretraining_molecules(names, root=None, mirror=None):
-    """The training-split molecules (OGB scaffold split) of every set in ``names``, one-hot atom
-    features, labels dropped. Validation and test molecules of every set are left out, so the
-    target's held-out molecules are never seen, not even without labels."""
-    transform = OneHotCategorical()
-    graphs, counts = [], {}
-    for name in names:
-        ds = load_dataset(name, root=root, mirror=mirror)
-        if ds.spec.task != "graph" or not ds.spec.name.startswith("ogbg-mol"):
-            raise ValueError(f"pretraining sets must be OGB molecule sets (ogbg-mol*), got "
-                             f"{ds.spec.name}")
-        train = ds.get_idx_split()["train"]
-        graphs.extend(_unlabelled(transform(ds[int(i)])) for i in train)
-        counts[ds.spec.name] = len(train)
-    return graphs, counts
+    """The pretraining molecules of every set in ``names``: the training split (OGB scaffold
+    split) of each OGB molecule set, so the validation and test molecules of every set, the
+    target's included, are never seen, not even without labels; every molecule of an
+    unlabelled collection without splits (``'MOSES'``; an entry may be ``{'name': 'MOSES',
+    'max_molecules': N, 'seed': s}`` for a random subset). One-hot atom features, labels
+    dropped. Returns ``(dataset, {label: molecules})``."""
+    parts, counts = [], {}
+    for entry in names:
+        name, options, label = _pretraining_entry(entry)
+        ds = load_dataset(name, root=root, mirror=mirror, **options)
+        if ds.spec.task != "graph" or not (ds.spec.name.startswith("ogbg-mol")
+                                           or ds.spec.split == "none"):
+            raise ValueError(f"pretraining sets must be OGB molecule sets (ogbg-mol*) or "
+                             f"unlabelled molecule collections (MOSES), got {ds.spec.name}")
+        if ds.spec.name.startswith("ogbg-mol"):
+            idx = ds.get_idx_split()["train"]
+        else:
+            idx = torch.arange(len(ds))
+        parts.append((ds, idx))
+        counts[label if options else ds.spec.name] = len(idx)
+    return PretrainingMolecules(parts), counts
 
 
 def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, device="auto",
@@ -55,7 +106,8 @@ def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, dev
     from ogb.graphproppred import Evaluator
     from torch_geometric.loader import DataLoader
 
-    from .pretrain import _record, _train_run, override_epochs, resolve_device, resolve_runs
+    from .pretrain import (_record, _train_run, claimed_runs, override_epochs, resolve_device,
+                           resolve_runs)
 
     spec, protocol = dataset.spec, config["protocol"]
     if not spec.name.startswith("ogbg-mol"):
@@ -67,7 +119,7 @@ def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, dev
     ft = dict(protocol.get("finetune") or {})
     override_epochs(config, epochs)
     dev = resolve_device(device)
-    graphs, counts = pretraining_molecules(names, root=root, mirror=mirror)
+    molecules, counts = pretraining_molecules(names, root=root, mirror=mirror)
     protocol.update(task="transfer", runs=runs, pretrain_on=counts, finetune=ft)
     if run_ids != list(range(runs)):
         protocol["run_ids"] = run_ids
@@ -76,23 +128,27 @@ def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, dev
     split = target.get_idx_split()
     evaluator = Evaluator(spec.name)
     batch_size = config["data"].get("batch_size", 256)
-    echo(f"{method}: pretrain on {sum(counts.values())} training molecules of "
-         f"{', '.join(counts)}; fine-tune on {spec.name} (scaffold split "
+    echo(f"{method}: pretrain on {sum(counts.values())} molecules ("
+         f"{', '.join(f'{name}: {n}' for name, n in counts.items())}); fine-tune on {spec.name} (scaffold split "
          f"{len(split['train'])}/{len(split['valid'])}/{len(split['test'])}), {runs} seeds, "
          f"metric {evaluator.eval_metric}, device={dev}")
 
     seed_everything(0)
-    in_channels = graphs[0].num_features
+    in_channels = molecules[0].num_features
     model = build_method(method, in_channels, **config["model"]).to(dev)
-    loader = DataLoader(graphs, batch_size=batch_size, shuffle=True)
-    trainer, seconds, epochs_run = _train_run(model, loader, config, 0, checkpoint_dir,
-                                              progress, dev)
+    loader = DataLoader(molecules, batch_size=batch_size, shuffle=True)
+    # under a lock, so that processes sharing checkpoint_dir pretrain once: the others wait
+    # and then load the finished checkpoint
+    for run in claimed_runs([0], checkpoint_dir, echo):
+        trainer, seconds, epochs_run = _train_run(model, loader, config, run, checkpoint_dir,
+                                                  progress, dev)
     pretrained = copy.deepcopy(model.encoder).cpu()
     num_tasks, task_type = target.num_tasks, target.task_type
     results, finetune_seconds = [], 0.0
     done_dir = None if checkpoint_dir is None else Path(checkpoint_dir) / "finetune"
-    key_hash = config_hash(config)
-    for seed in run_ids:
+    key_hash = run_key(config)  # seed s finishes the same in any set of seeds
+    # several processes given one checkpoint folder share the seeds (each locked while it runs)
+    for seed in claimed_runs(run_ids, done_dir, echo):
         done = load_finished(done_dir, f"seed{seed}", key_hash)
         if done is not None:  # a rerun after an interruption: this seed is finished
             results.append(done)

@@ -29,15 +29,17 @@ def resolve_mirror(mirror: str | os.PathLike | None = None) -> Path | None:
 
 def copy_from_mirror(mirror: Path, relative_dir: str, root: Path, dataset: str) -> Path:
     """Copy ``mirror/relative_dir`` into ``root/relative_dir`` (raw files only; files already in
-    ``root`` are kept). Returns the destination folder."""
-    source = mirror / relative_dir
+    ``root`` are kept). Returns the destination folder. A dataset the mirror lacks is fine when
+    ``root`` already holds its raw files (placed there by hand, e.g. ``MOSES/raw/train.csv``)."""
+    source, destination = mirror / relative_dir, root / relative_dir
+    if not source.is_dir() and any((destination / "raw").glob("*")):
+        return destination
     if not source.is_dir():
         available = sorted(str(p.relative_to(mirror)) for p in mirror.glob("*/*") if p.is_dir())
         raise MirrorMissingFileError(
             f"dataset {dataset!r} is not in the mirror: expected the folder {str(source)!r}. "
             f"The mirror holds: {', '.join(available) or 'nothing'}. Add the raw files there, or "
             f"unset {MIRROR_ENV} to download.")
-    destination = root / relative_dir
     for path in source.rglob("*"):
         rel = path.relative_to(source)
         if "processed" in rel.parts or not path.is_file():

@@ -35,7 +35,9 @@ class DatasetSpec:
         build: ``build(cls_or_offline_cls, root) -> dataset``; gets the class so that the
             mirror can swap in a subclass that never downloads.
         cls: the PyG/OGB dataset class, imported lazily (``'module:Class'``).
-        split: the default split family (``'public'``, ``'random'``, ``'ogb'``).
+        split: the default split family (``'public'``, ``'random'``, ``'ogb'``; ``'none'``
+            for unlabelled collections such as ``'MOSES'``).
+        options: the keyword options its loader accepts through ``load_dataset``.
     """
 
     name: str
@@ -45,6 +47,9 @@ class DatasetSpec:
     build: Callable
     split: str = "random"
     aliases: tuple = field(default=(), compare=False)
+    #: keyword options ``load_dataset`` passes on to ``build`` (graph sets; the image, video
+    #: and text loaders take their own)
+    options: tuple = field(default=(), compare=False)
 
 
 def _import(path: str):
@@ -100,6 +105,12 @@ def _wikics():
                        split="wikics", aliases=("Wiki-CS",))
 
 
+def _moses():
+    return DatasetSpec("MOSES", "graph", "MOSES", "graphssl.data.smiles:MOSES",
+                       lambda cls, root, **options: cls(str(root / "MOSES"), **options),
+                       split="none", aliases=("ZINC-MOSES",), options=("max_molecules", "seed"))
+
+
 def _modality(name, task, loader, relative_dir=None, aliases=(), defaults=None):
     """An image, video or text set: ``loader(root, **options)`` returns a
     :class:`~graphssl.data.modality.ModalityData` (raw files under ``root/relative_dir``, copied
@@ -138,7 +149,7 @@ def _specs() -> list[DatasetSpec]:
               for n in ("Computers", "Photo")]
     specs += [_pyg_family("Coauthor", n, f"Coauthor-{n}", aliases=(f"Coauthor{n}",))
               for n in ("CS", "Physics")]
-    specs += [_wikics(), _synthetic()]
+    specs += [_wikics(), _synthetic(), _moses()]
     specs += [_airports(n) for n in ("USA", "Brazil", "Europe")]
     specs += [_tu(n) for n in TU_NAMES]
     specs += _modality_specs()
@@ -209,7 +220,9 @@ def load_dataset(name: str, root: str | os.PathLike | None = None,
             mirror nothing is downloaded: raw files are copied into ``root``.
         transform: a PyG transform applied on access (e.g. ``NormalizeFeatures()``).
         options: keyword arguments of an image, video or text set's loader (``num_clips=500``
-            for ``'moving-digits'``, ``max_train=10000`` for ``'SST-2'``); graphs take none.
+            for ``'moving-digits'``, ``max_train=10000`` for ``'SST-2'``), or those a graph set
+            lists in its ``spec.options`` (``max_molecules=250000, seed=0`` for ``'MOSES'``);
+            other graph sets take none.
 
     Returns:
         the PyG / OGB dataset (a :class:`~graphssl.data.modality.ModalityData` for images,
@@ -217,9 +230,13 @@ def load_dataset(name: str, root: str | os.PathLike | None = None,
     """
     spec = dataset_spec(name)
     root = Path(root).expanduser() if root is not None else default_root()
-    if options and spec.task not in MODALITIES:
-        raise TypeError(f"{spec.name} is a graph dataset: its loader takes no options, got "
-                        f"{sorted(options)}")
+    if spec.task not in MODALITIES:
+        unknown = sorted(set(options) - set(spec.options))
+        if unknown:
+            takes = (f"takes only {', '.join(spec.options)}" if spec.options
+                     else "takes no options")
+            raise TypeError(f"{spec.name} is a graph dataset: its loader {takes}, got "
+                            f"{unknown}")
     if spec.cls is None and spec.task not in MODALITIES:  # generated in memory
         dataset = spec.build(None, root)
     else:
@@ -249,7 +266,7 @@ def _build(spec: DatasetSpec, root: Path, mirror, options: dict):
         cls = offline_class(cls, spec.name, mirror_dir, root)
     else:
         cls = _reporting_download_class(cls, spec, root)
-    return spec.build(cls, root)
+    return spec.build(cls, root, **options)
 
 
 def _reporting_download_class(cls, spec: DatasetSpec, root: Path):

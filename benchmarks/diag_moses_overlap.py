@@ -1,0 +1,53 @@
+"""Does a MOSES pretraining subset contain molecules of the target's validation or test split?
+The transfer protocol never shows the target's held-out molecules to pretraining; with an
+outside collection that holds only if the two do not share molecules. Compares RDKit canonical
+SMILES (stereo kept) of the subset that ``load_dataset('MOSES', max_molecules=N, seed=S)`` keeps
+with those of every split of the target.
+
+Usage: GRAPHSSL_MIRROR=../shared/datasets python benchmarks/diag_moses_overlap.py
+       [--max-molecules 250000] [--seed 0] [--target ogbg-molbace]
+"""
+import argparse
+import os
+
+import numpy as np
+from rdkit import Chem, RDLogger
+
+from graphssl.data import load_dataset
+from graphssl.data.smiles import read_smiles
+
+
+def canonical(smiles):
+    mol = Chem.MolFromSmiles(smiles)
+    return None if mol is None else Chem.MolToSmiles(mol)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--max-molecules", type=int, default=250000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--target", default="ogbg-molbace")
+    args = parser.parse_args()
+    RDLogger.DisableLog("rdApp.*")
+    root = os.environ.get("GRAPHSSL_ROOT", "datasets")
+    target = load_dataset(args.target, root=root, mirror=os.environ.get("GRAPHSSL_MIRROR"))
+    # OGB keeps each molecule's SMILES in dataset order
+    target_smiles = read_smiles(os.path.join(target.root, "mapping", "mol.csv.gz"), "smiles")
+    moses = read_smiles(os.path.join(root, "MOSES", "raw", "train.csv"))
+    # the subset SmilesDataset keeps (same draw, before parsing)
+    if args.max_molecules < len(moses):
+        keep = np.random.default_rng(args.seed).choice(len(moses), args.max_molecules,
+                                                       replace=False)
+        moses = [moses[i] for i in np.sort(keep)]
+    pretraining = {canonical(s) for s in moses} - {None}
+    split = target.get_idx_split()
+    for part in ("train", "valid", "test"):
+        smiles = [canonical(target_smiles[int(i)]) for i in split[part]]
+        shared = sum(s in pretraining for s in smiles if s is not None)
+        print(f"{args.target} {part}: {len(smiles)} molecules, {shared} of them in the MOSES "
+              f"subset ({len(pretraining)} distinct molecules, max_molecules="
+              f"{args.max_molecules}, seed={args.seed})")
+
+
+if __name__ == "__main__":
+    main()
