@@ -1,11 +1,13 @@
 """Does a MOSES pretraining subset contain molecules of the target's validation or test split?
 The transfer protocol never shows the target's held-out molecules to pretraining; with an
 outside collection that holds only if the two do not share molecules. Compares RDKit canonical
-SMILES (stereo kept) of the subset that ``load_dataset('MOSES', max_molecules=N, seed=S)`` keeps
-with those of every split of the target.
+SMILES without stereochemistry (so a stereoisomer counts as the same molecule: the stricter
+test) of the MOSES molecules, all of them or the subset that
+``load_dataset('MOSES', max_molecules=N, seed=S)`` keeps, with those of every split of the
+target.
 
 Usage: GRAPHSSL_MIRROR=../shared/datasets python benchmarks/diag_moses_overlap.py
-       [--max-molecules 250000] [--seed 0] [--target ogbg-molbace]
+       [--max-molecules N] [--seed 0] [--target ogbg-molbace]   (default: all of MOSES)
 """
 import argparse
 import os
@@ -19,12 +21,12 @@ from graphssl.data.smiles import read_smiles
 
 def canonical(smiles):
     mol = Chem.MolFromSmiles(smiles)
-    return None if mol is None else Chem.MolToSmiles(mol)
+    return None if mol is None else Chem.MolToSmiles(mol, isomericSmiles=False)
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--max-molecules", type=int, default=250000)
+    parser.add_argument("--max-molecules", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--target", default="ogbg-molbace")
     args = parser.parse_args()
@@ -35,7 +37,7 @@ def main():
     target_smiles = read_smiles(os.path.join(target.root, "mapping", "mol.csv.gz"), "smiles")
     moses = read_smiles(os.path.join(root, "MOSES", "raw", "train.csv"))
     # the subset SmilesDataset keeps (same draw, before parsing)
-    if args.max_molecules < len(moses):
+    if args.max_molecules is not None and args.max_molecules < len(moses):
         keep = np.random.default_rng(args.seed).choice(len(moses), args.max_molecules,
                                                        replace=False)
         moses = [moses[i] for i in np.sort(keep)]
