@@ -241,6 +241,31 @@ def test_bad_searches(tmp_path, search, message):
         load_grid(write(tmp_path, text, "transfer.yaml"))
 
 
+def test_transfer_cells_share_one_pretraining(tmp_path, data_root, mirror, offline):
+    """The transfer protocol pretrains with seed 0 whatever the cell's seed: the cells of one
+    configuration pretrain once (kept under the results folder's .checkpoints/) and each
+    fine-tunes with its own seed."""
+    text = """\
+name: transfer
+grids:
+  - methods: [graphmae-graph]
+    datasets: [ogbg-molbace]
+    seeds: [0, 1]
+    epochs: 1
+    set:
+      model: {encoder: {hidden_channels: 8, num_layers: 1}}
+      protocol: {pretrain_on: [ogbg-molfreesolv], finetune: {epochs: 1, batch_size: 256}}
+"""
+    results = tmp_path / "res"
+    run_grid(write(tmp_path, text), results, root=data_root, mirror=mirror, progress=False,
+             echo=lambda *a: None, plots=False)
+    lines = [json.loads(x) for x in (results / "results.jsonl").read_text().splitlines()]
+    assert [(r["seed"], r["pretrain_epochs_here"]) for r in lines] == [(0, 1), (1, 0)]
+    assert lines[0]["metrics"]["test_rocauc"] != lines[1]["metrics"]["test_rocauc"]
+    shared = list((results / ".checkpoints").glob("transfer-*/run0/checkpoint.pt"))
+    assert len(shared) == 1
+
+
 def test_a_graph_search_with_a_single_C_is_refused(tmp_path):
     text = PLAIN.replace("[dgi, grace]", "[infograph]").replace("[csbm]", "[MUTAG]") \
         + "    search:\n      data.batch_size: [32, 64]\n"

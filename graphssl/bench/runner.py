@@ -12,6 +12,7 @@ from .environment import peak_rss_mb
 from .grid import Cell, load_grid
 from .leaderboard import comparison_rows, load_published, render
 from .peers import PEERS, peer_timing
+from .config import config_hash
 from .pretrain import run_pretrain
 from .results import ResultStore
 
@@ -33,6 +34,8 @@ def cell_record(cell: Cell, record: dict, seconds: float) -> dict:
         "split": record["split"], "seed": cell.seed, "metrics": metrics,
         **{k: run[k] for k in RUN_FIELDS if k in run},
         "seconds": seconds, "seconds_per_epoch": record.get("seconds_per_epoch"),
+        # 0 where the pretraining was shared (transfer cells after the first of a configuration)
+        "pretrain_epochs_here": record.get("epochs_trained_here"),
         "peak_rss_mb": record.get("peak_rss_mb"), "config": record["config"],
         "versions": record["versions"], "device": record.get("device"),
         "threads": record.get("threads"), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -86,7 +89,8 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
                         f"another process")
                     continue
                 embeddings: dict = {}
-                line = _run_cell(cell, root, mirror, device, progress, embeddings, timed)
+                line = _run_cell(cell, root, mirror, device, progress, embeddings, timed,
+                                 store.folder)
                 store.append(line)
             ran += 1
             group = (cell.method, line["dataset"])
@@ -106,14 +110,30 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
             "total": len(cells), **summary}
 
 
-def _run_cell(cell: Cell, root, mirror, device, progress, embeddings: dict, timed: set) -> dict:
+def transfer_checkpoint_dir(cell: Cell, folder) -> Path | None:
+    """Where a transfer cell keeps its pretraining: the protocol pretrains once with seed 0 and
+    fine-tunes with the cell's seed, so every seed of one configuration shares one pretraining
+    (``folder/.checkpoints/transfer-HASH``, locked while it trains: parallel processes wait
+    instead of training it twice; resumable after a crash). ``None`` for other tasks."""
+    config = cell.config
+    if (cell.task or (config.get("protocol") or {}).get("task")) != "transfer":
+        return None
+    shared = config_hash({"method": cell.method, "dataset": cell.dataset,
+                          "epochs": cell.epochs, "config": config})
+    return Path(folder) / ".checkpoints" / f"transfer-{shared}"
+
+
+def _run_cell(cell: Cell, root, mirror, device, progress, embeddings: dict, timed: set,
+              folder=None) -> dict:
     """One cell's ``run_pretrain`` as a results line (with the peer timing the first time a
     (method, dataset) with ``peers: true`` runs)."""
     start = time.perf_counter()
+    checkpoint_dir = None if folder is None else transfer_checkpoint_dir(cell, folder)
     record = run_pretrain(cell.method, cell.dataset, split=cell.split, runs=[cell.seed],
                           epochs=cell.epochs, root=root, mirror=mirror, device=device,
                           overrides=cell.overrides, progress=progress,
-                          echo=lambda *a, **k: None, task=cell.task, embeddings=embeddings)
+                          echo=lambda *a, **k: None, task=cell.task, embeddings=embeddings,
+                          checkpoint_dir=checkpoint_dir)
     line = cell_record(cell, record, time.perf_counter() - start)
     group = (cell.method, line["dataset"])
     if cell.peers and group not in timed and cell.method in PEERS:

@@ -136,7 +136,10 @@ def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, dev
     seed_everything(0)
     in_channels = molecules[0].num_features
     model = build_method(method, in_channels, **config["model"]).to(dev)
-    loader = DataLoader(molecules, batch_size=batch_size, shuffle=True)
+    # a last batch of a single molecule cannot be trained on (batch norm, graph methods need
+    # two graphs): drop it only then, so that every other size keeps all its molecules
+    loader = DataLoader(molecules, batch_size=batch_size, shuffle=True,
+                        drop_last=len(molecules) % batch_size == 1)
     # under a lock, so that processes sharing checkpoint_dir pretrain once: the others wait
     # and then load the finished checkpoint
     for run in claimed_runs([0], checkpoint_dir, echo):
