@@ -12,11 +12,10 @@ Usage: GRAPHSSL_MIRROR=../shared/datasets python benchmarks/diag_moses_overlap.p
 import argparse
 import os
 
-import numpy as np
 from rdkit import Chem, RDLogger
 
 from graphssl.data import load_dataset
-from graphssl.data.smiles import read_smiles
+from graphssl.data.smiles import read_smiles, subset_indices
 
 
 def canonical(smiles):
@@ -36,11 +35,7 @@ def main():
     # OGB keeps each molecule's SMILES in dataset order
     target_smiles = read_smiles(os.path.join(target.root, "mapping", "mol.csv.gz"), "smiles")
     moses = read_smiles(os.path.join(root, "MOSES", "raw", "train.csv"))
-    # the subset SmilesDataset keeps (same draw, before parsing)
-    if args.max_molecules is not None and args.max_molecules < len(moses):
-        keep = np.random.default_rng(args.seed).choice(len(moses), args.max_molecules,
-                                                       replace=False)
-        moses = [moses[i] for i in np.sort(keep)]
+    moses = [moses[i] for i in subset_indices(len(moses), args.max_molecules, args.seed)]
     pretraining = {canonical(s) for s in moses} - {None}
     split = target.get_idx_split()
     for part in ("train", "valid", "test"):

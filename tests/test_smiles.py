@@ -35,6 +35,11 @@ def test_smiles_to_data_matches_ogb_featurisation():
     assert torch.equal(data.edge_index, torch.from_numpy(graph["edge_index"]))
     assert data.edge_attr.shape == (6, 3)  # 3 bonds, both directions
     assert data.x[:, 0].tolist() == [5, 5, 7, 7]  # atomic numbers - 1: C, C, O, O
+    aspirin = smiles_to_data("CC(=O)Oc1ccccc1C(=O)O")  # rings, aromatic and double bonds
+    graph = smiles2graph("CC(=O)Oc1ccccc1C(=O)O")
+    for key, ogb_key in (("x", "node_feat"), ("edge_index", "edge_index"),
+                         ("edge_attr", "edge_feat")):
+        assert torch.equal(aspirin[key], torch.from_numpy(graph[ogb_key]))
     single = smiles_to_data("[Na+]")
     assert single.num_nodes == 1 and single.edge_index.shape == (2, 0)
     assert smiles_to_data("not-a-smiles(") is None

@@ -340,7 +340,7 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
     for run in pending_runs(run_ids, checkpoint_dir, key, results, embeddings, echo):
         seed_everything(run)
         model = build_method(method, dataset.num_features, **config["model"]).to(dev)
-        loader = DataLoader(dataset, batch_size=batch_size, shuffle=True)
+        loader = graph_batches(dataset, batch_size)
         trainer, seconds, new_epochs = _train_run(model, loader, config, run, checkpoint_dir,
                                                   progress, dev)
         pretrain_seconds, epochs_run = pretrain_seconds + seconds, epochs_run + new_epochs
@@ -422,6 +422,15 @@ def training_summary(trainer) -> dict:
     curve = [h["loss"] for h in trainer.history]
     return {"epochs": len(curve), "final_loss": curve[-1] if curve else None,
             "loss_curve": curve}
+
+
+def graph_batches(graphs, batch_size: int):
+    """Shuffled mini-batches of graphs for pretraining. A last batch of a single graph cannot
+    be trained on (batch norm; graph-level objectives need two graphs), so it is dropped, and
+    only then: every other dataset size keeps all its graphs in every epoch."""
+    from torch_geometric.loader import DataLoader
+    return DataLoader(graphs, batch_size=batch_size, shuffle=True,
+                      drop_last=len(graphs) % batch_size == 1)
 
 
 def _train_run(model, data, config, run, checkpoint_dir, progress, dev):

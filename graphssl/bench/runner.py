@@ -8,11 +8,11 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .config import config_hash
 from .environment import peak_rss_mb
 from .grid import Cell, load_grid
 from .leaderboard import comparison_rows, load_published, render
 from .peers import PEERS, peer_timing
-from .config import config_hash
 from .pretrain import run_pretrain
 from .results import ResultStore
 

@@ -8,9 +8,8 @@ import copy
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import ConcatDataset
 from torch_geometric.transforms import BaseTransform
 
 from ..data import load_dataset
@@ -37,36 +36,13 @@ class _Unlabelled(BaseTransform):
         return data
 
 
-class PretrainingMolecules(Dataset):
-    """The molecules of several sets side by side: ``parts`` is a list of ``(dataset,
-    indices)``; item ``i`` is the ``i``-th of their concatenation, with one-hot atom features
-    and no labels."""
-
-    def __init__(self, parts):
-        self.parts = [(ds, torch.as_tensor(idx, dtype=torch.long)) for ds, idx in parts]
-        self.offsets = np.cumsum([0] + [len(idx) for _, idx in self.parts])
-        self.transform = _Unlabelled()
-
-    def __len__(self):
-        return int(self.offsets[-1])
-
-    def __getitem__(self, i):
-        if not 0 <= i < len(self):
-            raise IndexError(f"molecule {i} out of range for {len(self)} molecules")
-        part = int(np.searchsorted(self.offsets, i, side="right")) - 1
-        ds, idx = self.parts[part]
-        return self.transform(ds[int(idx[i - self.offsets[part]])])
-
-
 def _pretraining_entry(entry):
     """``'ogbg-molbace'`` or ``{'name': 'MOSES', 'max_molecules': 250000, ...}`` -> ``(name,
-    options, label)``; the label names the options, e.g. ``'MOSES(max_molecules=250000)'``."""
+    loader options)``."""
     if isinstance(entry, str):
-        return entry, {}, entry
+        return entry, {}
     if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-        options = {k: v for k, v in entry.items() if k != "name"}
-        described = ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
-        return entry["name"], options, f"{entry['name']}({described})" if options else entry["name"]
+        return entry["name"], {k: v for k, v in entry.items() if k != "name"}
     raise ValueError(f"protocol.pretrain_on entries must be dataset names or mappings with a "
                      f"'name' (and loader options such as max_molecules), got {entry!r}")
 
@@ -80,19 +56,18 @@ def pretraining_molecules(names, root=None, mirror=None):
     dropped. Returns ``(dataset, {label: molecules})``."""
     parts, counts = [], {}
     for entry in names:
-        name, options, label = _pretraining_entry(entry)
-        ds = load_dataset(name, root=root, mirror=mirror, **options)
-        if ds.spec.task != "graph" or not (ds.spec.name.startswith("ogbg-mol")
-                                           or ds.spec.split == "none"):
+        name, options = _pretraining_entry(entry)
+        ds = load_dataset(name, root=root, mirror=mirror, transform=_Unlabelled(), **options)
+        spec = ds.spec
+        if spec.task != "graph" or not (spec.name.startswith("ogbg-mol") or spec.split == "none"):
             raise ValueError(f"pretraining sets must be OGB molecule sets (ogbg-mol*) or "
-                             f"unlabelled molecule collections (MOSES), got {ds.spec.name}")
-        if ds.spec.name.startswith("ogbg-mol"):
-            idx = ds.get_idx_split()["train"]
-        else:
-            idx = torch.arange(len(ds))
-        parts.append((ds, idx))
-        counts[label if options else ds.spec.name] = len(idx)
-    return PretrainingMolecules(parts), counts
+                             f"unlabelled molecule collections (MOSES), got {spec.name}")
+        if spec.name.startswith("ogbg-mol"):
+            ds = ds[ds.get_idx_split()["train"]]  # a view: the transform comes along
+        parts.append(ds)
+        described = ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
+        counts[f"{spec.name}({described})" if options else spec.name] = len(ds)
+    return ConcatDataset(parts), counts
 
 
 def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, device="auto",
@@ -104,10 +79,9 @@ def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, dev
     freshly initialised one, both seeded with ``s``, on ``dataset`` (OGB scaffold split) and
     score the last epoch with OGB's ``Evaluator``."""
     from ogb.graphproppred import Evaluator
-    from torch_geometric.loader import DataLoader
 
-    from .pretrain import (_record, _train_run, claimed_runs, override_epochs, resolve_device,
-                           resolve_runs)
+    from .pretrain import (_record, _train_run, claimed_runs, graph_batches, override_epochs,
+                           resolve_device, resolve_runs)
 
     spec, protocol = dataset.spec, config["protocol"]
     if not spec.name.startswith("ogbg-mol"):
@@ -128,18 +102,15 @@ def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, dev
     split = target.get_idx_split()
     evaluator = Evaluator(spec.name)
     batch_size = config["data"].get("batch_size", 256)
-    echo(f"{method}: pretrain on {sum(counts.values())} molecules ("
-         f"{', '.join(f'{name}: {n}' for name, n in counts.items())}); fine-tune on {spec.name} (scaffold split "
-         f"{len(split['train'])}/{len(split['valid'])}/{len(split['test'])}), {runs} seeds, "
+    sources = ", ".join(f"{name}: {n}" for name, n in counts.items())
+    echo(f"{method}: pretrain on {sum(counts.values())} molecules ({sources}); fine-tune on "
+         f"{spec.name} (scaffold split {len(split['train'])}/{len(split['valid'])}/{len(split['test'])}), {runs} seeds, "
          f"metric {evaluator.eval_metric}, device={dev}")
 
     seed_everything(0)
     in_channels = molecules[0].num_features
     model = build_method(method, in_channels, **config["model"]).to(dev)
-    # a last batch of a single molecule cannot be trained on (batch norm, graph methods need
-    # two graphs): drop it only then, so that every other size keeps all its molecules
-    loader = DataLoader(molecules, batch_size=batch_size, shuffle=True,
-                        drop_last=len(molecules) % batch_size == 1)
+    loader = graph_batches(molecules, batch_size)
     # under a lock, so that processes sharing checkpoint_dir pretrain once: the others wait
     # and then load the finished checkpoint
     for run in claimed_runs([0], checkpoint_dir, echo):

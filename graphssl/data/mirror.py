@@ -32,9 +32,9 @@ def copy_from_mirror(mirror: Path, relative_dir: str, root: Path, dataset: str) 
     ``root`` are kept). Returns the destination folder. A dataset the mirror lacks is fine when
     ``root`` already holds its raw files (placed there by hand, e.g. ``MOSES/raw/train.csv``)."""
     source, destination = mirror / relative_dir, root / relative_dir
-    if not source.is_dir() and any((destination / "raw").glob("*")):
-        return destination
     if not source.is_dir():
+        if any((destination / "raw").glob("*")):
+            return destination
         available = sorted(str(p.relative_to(mirror)) for p in mirror.glob("*/*") if p.is_dir())
         raise MirrorMissingFileError(
             f"dataset {dataset!r} is not in the mirror: expected the folder {str(source)!r}. "

@@ -14,7 +14,7 @@ from torch_geometric.data import Data, InMemoryDataset, download_url
 
 from ..checks import check_non_negative_int, check_positive_int
 
-__all__ = ["SmilesDataset", "MOSES", "smiles_to_data", "read_smiles"]
+__all__ = ["SmilesDataset", "MOSES", "smiles_to_data", "read_smiles", "subset_indices"]
 
 
 def smiles_to_data(smiles: str) -> Data | None:
@@ -38,6 +38,15 @@ def smiles_to_data(smiles: str) -> Data | None:
                 edge_index=torch.from_numpy(graph["edge_index"]).long(),
                 edge_attr=torch.from_numpy(graph["edge_feat"]).long(),
                 num_nodes=int(graph["num_nodes"]))
+
+
+def subset_indices(num_molecules: int, max_molecules: int | None, seed: int = 0) -> np.ndarray:
+    """The positions (in file order) of the random subset ``SmilesDataset`` keeps: all of them
+    when ``max_molecules`` is ``None`` or not below ``num_molecules``."""
+    if max_molecules is None or max_molecules >= num_molecules:
+        return np.arange(num_molecules)
+    return np.sort(np.random.default_rng(seed).choice(num_molecules, max_molecules,
+                                                      replace=False))
 
 
 def read_smiles(path: str, column: str = "SMILES") -> list[str]:
@@ -104,10 +113,7 @@ class SmilesDataset(InMemoryDataset):
 
     def process(self):
         smiles = read_smiles(self.raw_paths[0], self.smiles_column)
-        if self.max_molecules is not None and self.max_molecules < len(smiles):
-            keep = np.random.default_rng(self.seed).choice(len(smiles), self.max_molecules,
-                                                           replace=False)
-            smiles = [smiles[i] for i in np.sort(keep)]
+        smiles = [smiles[i] for i in subset_indices(len(smiles), self.max_molecules, self.seed)]
         graphs = [smiles_to_data(s) for s in smiles]
         kept = [g for g in graphs if g is not None]
         skipped = len(graphs) - len(kept)

@@ -1,7 +1,6 @@
 """Graph DEC: edge reconstruction, then DEC self-training on the embeddings (the DAEGC recipe)."""
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn

@@ -1,7 +1,6 @@
 """Dink-Net: node discrimination pretraining, then k-means centres trained by dilation + shrink."""
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
