@@ -129,7 +129,7 @@ def cmd_bench(args) -> int:
         args.config).stem
     out = run_grid(args.config, results, root=args.root, mirror=args.mirror,
                    device=args.device, progress=not args.quiet, plots=not args.no_plots,
-                   shard=args.shard)
+                   shard=args.shard, only=args.only)
     other = f", {out['elsewhere']} left to other processes" if out["elsewhere"] else ""
     print(f"{out['ran']} cells run, {out['skipped']} reused{other}; leaderboard: "
           f"{out['leaderboard']}")
@@ -216,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run only every N-th cell, starting at the K-th (processes sharing a "
                         "results folder also split a grid without it: each claims the cell it "
                         "runs)")
+    p.add_argument("--only", action="append", default=None, metavar="FIELD=V[,V...]",
+                   help="run only the cells whose FIELD (method, dataset, seed, task, split) "
+                        "is one of the values; repeat for several fields (the cells keep their "
+                        "keys: a slice fills the grid's own results)")
     _add_data_args(p)
     p.set_defaults(func=cmd_bench)
 

@@ -387,3 +387,47 @@ def test_processes_sharing_a_folder_skip_cells_claimed_or_finished_elsewhere(tmp
     calls.clear()
     out = run_grid(grid_path, store.folder, progress=False, echo=lambda *a: None, plots=False)
     assert calls == [("dgi", 0)] and out["ran"] == 1 and out["skipped"] == 3
+
+
+def test_only_runs_a_slice_whose_cells_keep_their_keys(tmp_path, monkeypatch):
+    grid = write(tmp_path, GRID)
+    quiet = dict(progress=False, echo=lambda *a: None, plots=False)
+    calls = []
+    real = pretrain_module.run_pretrain
+
+    def counting(*args, **kwargs):
+        calls.append((args[0], kwargs["runs"][0]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner_module, "run_pretrain", counting)
+    out = run_grid(grid, tmp_path / "res", only=["method=grace", "seed=1"], **quiet)
+    assert out["total"] == 1 and calls == [("grace", 1)]
+    # dataset names compare as the grid resolves them; the slice's cell is not rerun
+    out = run_grid(grid, tmp_path / "res", only=["dataset=csbm", "method=dgi,grace"], **quiet)
+    assert out["skipped"] == 1 and out["ran"] == 3
+    keys = {c.key for c in load_grid(grid).cells}
+    assert {r["key"] for r in ResultStore(tmp_path / "res").load()} == keys
+
+
+@pytest.mark.parametrize("only, message", [
+    (["method=grcae"], r"only method=grcae: no cell of the grid has this method; the grid's: "
+                       r"dgi, grace\. Did you mean: grace"),
+    (["seed=7"], r"only seed=7: no cell"),
+    (["model=gcn"], r"only: unknown field 'model'"),
+    (["dataset"], r"only must be FIELD=VALUE"),
+    (["dataset="], r"only must be FIELD=VALUE"),
+])
+def test_bad_only_fails_before_training(tmp_path, monkeypatch, only, message):
+    monkeypatch.setattr(runner_module, "run_pretrain", lambda *a, **k: pytest.fail("trained"))
+    with pytest.raises(ValueError, match=message):
+        run_grid(write(tmp_path, GRID), tmp_path / "res", only=only, progress=False,
+                 echo=lambda *a: None)
+    assert not (tmp_path / "res" / "results.jsonl").exists()
+
+
+def test_cli_bench_only_option(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(runner_module, "run_pretrain", lambda *a, **k: pytest.fail("trained"))
+    grid = write(tmp_path, GRID)
+    assert main(["bench", str(grid), "--results", str(tmp_path / "r"),
+                 "--only", "dataset=Cora"]) == 2
+    assert "only dataset=Cora: no cell of the grid has this dataset" in capsys.readouterr().err

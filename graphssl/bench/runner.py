@@ -15,6 +15,7 @@ from .leaderboard import comparison_rows, load_published, render
 from .peers import PEERS, peer_timing
 from .pretrain import run_pretrain
 from .results import ResultStore
+from .selection import parse_only, select_cells
 
 #: per-run fields of a protocol record kept in a cell's result
 RUN_FIELDS = ("epochs", "final_loss", "loss_curve", "C", "best_epoch", "fold_acc",
@@ -43,7 +44,8 @@ def cell_record(cell: Cell, record: dict, seconds: float) -> dict:
 
 
 def run_grid(config, results, root=None, mirror=None, device="auto", progress=True,
-             echo=print, plots: bool = True, shard: tuple[int, int] | str | None = None) -> dict:
+             echo=print, plots: bool = True, shard: tuple[int, int] | str | None = None,
+             only=None) -> dict:
     """Run every unfinished cell of the grid file ``config``; results go to
     ``results/results.jsonl`` (one line per cell), ``results/leaderboard.md`` and
     ``results/plots/``. Everything is validated first (names, hyperparameters, the results
@@ -55,10 +57,13 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
     machines sharing the folder): each cell is claimed with a lock while it runs
     (``results/.claims/KEY.lock``, released by the kernel if the process dies), and the others
     skip it (``'elsewhere'`` counts those). ``shard=(k, n)`` (or ``'k/n'``, 1 <= k <= n) also
-    splits the grid statically: only every n-th cell, starting at the k-th. Each process renders
-    the leaderboard when it ends, so the last to finish renders the whole grid."""
+    splits the grid statically: only every n-th cell, starting at the k-th, of the cells
+    ``only`` keeps (``['dataset=Cora,CiteSeer', 'method=dgi']``, see
+    ``graphssl.bench.selection``; cells keep their keys, so a slice fills the same results).
+    Each process renders the leaderboard of every finished cell when it ends."""
     grid = load_grid(config)
     shard_index, shard_count = parse_shard(shard)
+    selected = select_cells(grid.cells, parse_only(only))
     store = ResultStore(results)
     store.check_writable()
     records = store.load()
@@ -66,10 +71,11 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
     # paths relative to the results folder: the folder can move with its repository
     store.write_meta({"name": grid.name, "config": _relative(grid.path, store.folder),
                       "published": _relative(grid.published, store.folder)})
-    cells = grid.cells[shard_index - 1::shard_count]
+    cells = selected[shard_index - 1::shard_count]
     todo = [c for c in cells if c.key not in finished]
-    part = (f" (shard {shard_index}/{shard_count}: {len(cells)} of them here)"
-            if shard_count > 1 else "")
+    slicing = ([f"only {' '.join(only)}"] if only else []) + (
+        [f"shard {shard_index}/{shard_count}"] if shard_count > 1 else [])
+    part = f" ({', '.join(slicing)}: {len(cells)} of them here)" if slicing else ""
     echo(f"{grid.name}: {len(grid.cells)} cells{part}, {len(cells) - len(todo)} already "
          f"finished in {store.path}, {len(todo)} to run")
     bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=grid.name,
