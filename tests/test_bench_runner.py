@@ -431,3 +431,30 @@ def test_cli_bench_only_option(tmp_path, capsys, monkeypatch):
     assert main(["bench", str(grid), "--results", str(tmp_path / "r"),
                  "--only", "dataset=Cora"]) == 2
     assert "only dataset=Cora: no cell of the grid has this dataset" in capsys.readouterr().err
+
+
+def test_leaderboard_says_which_cells_of_the_grid_are_missing(tmp_path):
+    grid = write(tmp_path, GRID)
+    quiet = dict(progress=False, echo=lambda *a: None, plots=False)
+    run_grid(grid, tmp_path / "res", only=["method=dgi"], **quiet)
+    board = (tmp_path / "res" / "leaderboard.md").read_text()
+    progress = board.split("## Progress of the grid")[1]
+    assert "2 of 4 cells finished" in progress
+    assert "| grace | CSBM | default | default | 0 | 2 |" in progress
+    assert "| dgi |" not in progress  # complete groups are not listed
+    run_grid(grid, tmp_path / "res", **quiet)
+    progress = (tmp_path / "res" / "leaderboard.md").read_text().split("## Progress")[1]
+    assert "4 of 4 cells finished" in progress and "Not complete" not in progress
+    seconds = sum(r["seconds"] for r in ResultStore(tmp_path / "res").load())
+    assert f"summed over cells: {round(seconds / 60)} min" in progress
+
+
+def test_report_without_its_grid_file_renders_without_progress(tmp_path):
+    grid = write(tmp_path, GRID)
+    run_grid(grid, tmp_path / "res", only=["method=dgi", "seed=0"], progress=False,
+             echo=lambda *a: None, plots=False)
+    grid.unlink()
+    said = []
+    runner_module.report(tmp_path / "res", plots=False, echo=said.append)
+    assert "Progress" not in (tmp_path / "res" / "leaderboard.md").read_text()
+    assert any("no progress section" in s and "does not load" in s for s in said)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from .progress import render_progress
+
 #: test metrics a leaderboard shows, in this order, with their labels
 METRICS = (("acc", "accuracy"), ("auc", "AUC"), ("ap", "AP"), ("nmi", "NMI"), ("ari", "ARI"),
            ("rocauc", "ROC-AUC"),
@@ -81,8 +83,10 @@ def with_published(rows, published: dict) -> list[dict]:
     return out
 
 
-def render(records, published: dict | None = None, title: str = "Leaderboard") -> str:
-    """Markdown: one table row per (method, dataset, task, split, metric)."""
+def render(records, published: dict | None = None, title: str = "Leaderboard",
+           progress: dict | None = None) -> str:
+    """Markdown: one table row per (method, dataset, task, split, metric); with ``progress``
+    (:func:`graphssl.bench.progress.grid_progress`), the grid's unfinished cells after it."""
     rows = with_published(aggregate(records), published or {})
     lines = [f"# {title}", "",
              f"{len(records)} runs. Ours: mean ± population std over seeds, in percent; diff = "
@@ -132,6 +136,8 @@ def render(records, published: dict | None = None, title: str = "Leaderboard") -
             lines.append(f"| {r['method']} | {r['dataset']} | {r['split']} | {len(r['seeds'])} "
                          f"| {100 * r['mean']:.2f} ± {100 * r['std']:.2f} | {pub_text} | "
                          f"{diff} | {chosen} |")
+    if progress is not None:
+        lines += render_progress(progress)
     return "\n".join(lines) + "\n"
 
 

@@ -10,10 +10,11 @@ from tqdm.auto import tqdm
 
 from .config import config_hash
 from .environment import peak_rss_mb
-from .grid import Cell, load_grid
+from .grid import Cell, GridError, load_grid
 from .leaderboard import comparison_rows, load_published, render
 from .peers import PEERS, peer_timing
 from .pretrain import run_pretrain
+from .progress import grid_progress
 from .results import ResultStore
 from .selection import parse_only, select_cells
 
@@ -183,7 +184,9 @@ def report(results, published=None, title: str | None = None, plots: bool = True
     """(Re-)render ``leaderboard.md`` and, with matplotlib, ``plots/`` from
     ``results/results.jsonl``: loss curves per dataset and ours-vs-published bars (t-SNE plots
     are drawn by :func:`run_grid` only, from embeddings it does not store). ``published`` and
-    ``title`` default to those of the grid that wrote the folder (``results/grid.json``)."""
+    ``title`` default to those of the grid that wrote the folder (``results/grid.json``); the
+    leaderboard ends with that grid's progress (finished cells, their summed run time, the
+    groups not complete)."""
     store = ResultStore(results)
     records = store.load(repair=False)
     if not records:
@@ -193,7 +196,8 @@ def report(results, published=None, title: str | None = None, plots: bool = True
         published = store.folder / meta["published"]
     published_numbers = load_published(published)
     text = render(records, published_numbers,
-                  title=title or meta.get("name") or f"Leaderboard: {store.folder.name}")
+                  title=title or meta.get("name") or f"Leaderboard: {store.folder.name}",
+                  progress=_grid_progress(store, meta, records, echo))
     out = store.folder / "leaderboard.md"
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text)
@@ -204,6 +208,20 @@ def report(results, published=None, title: str | None = None, plots: bool = True
     echo(f"wrote {', '.join(str(p) for p in written[:3])}"
          + (f" and {len(written) - 3} more" if len(written) > 3 else ""))
     return {"leaderboard": str(out), "files": [str(p) for p in written]}
+
+
+def _grid_progress(store: ResultStore, meta: dict, records, echo) -> dict | None:
+    """The progress of the grid that wrote the folder (``grid.json`` names its file), or
+    ``None`` without one; a grid file that no longer loads is reported, not fatal."""
+    if not meta.get("config"):
+        return None
+    path = store.folder / meta["config"]
+    try:
+        cells = load_grid(path).cells
+    except (OSError, GridError) as err:
+        echo(f"no progress section: the grid {str(path)!r} does not load ({err})")
+        return None
+    return grid_progress(cells, records)
 
 
 def _plots(records, folder: Path, published: dict, embeddings: dict) -> list:
