@@ -458,3 +458,14 @@ def test_report_without_its_grid_file_renders_without_progress(tmp_path):
     runner_module.report(tmp_path / "res", plots=False, echo=said.append)
     assert "Progress" not in (tmp_path / "res" / "leaderboard.md").read_text()
     assert any("no progress section" in s and "does not load" in s for s in said)
+
+
+def test_progress_counts_runs_of_cells_the_grid_no_longer_has(tmp_path):
+    grid = write(tmp_path, GRID)
+    quiet = dict(progress=False, echo=lambda *a: None, plots=False)
+    run_grid(grid, tmp_path / "res", only=["method=grace", "seed=0"], **quiet)
+    write(tmp_path, GRID.replace("projection_dim: 16", "projection_dim: 32"))  # edited since
+    runner_module.report(tmp_path / "res", plots=False, echo=lambda *a: None)
+    progress = (tmp_path / "res" / "leaderboard.md").read_text().split("## Progress")[1]
+    assert "0 of 4 cells finished" in progress
+    assert "1 of the runs above are of cells this grid no longer has" in progress

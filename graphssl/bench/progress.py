@@ -5,10 +5,11 @@ from __future__ import annotations
 
 
 def grid_progress(cells, records) -> dict:
-    """``{'finished', 'total', 'seconds' (summed over the grid's finished cells), 'groups': [{
-    'method', 'dataset', 'task', 'split', 'variant', 'finished', 'total'}, ...]}`` in grid
-    order. A record counts when its key is one of the grid's cells (records of cells the grid
-    no longer has, after an edit, are left out)."""
+    """``{'finished', 'total', 'seconds' (summed over the grid's finished cells), 'stale',
+    'groups': [{'method', 'dataset', 'task', 'split', 'variant', 'finished', 'total'}, ...]}``
+    in grid order. A record counts when its key is one of the grid's cells; ``stale`` counts
+    the records of cells the grid no longer has (its file or a shipped configuration changed
+    since they ran)."""
     done = {r["key"]: r for r in records}
     groups: dict = {}
     seconds = 0.0
@@ -22,8 +23,10 @@ def grid_progress(cells, records) -> dict:
             group["finished"] += 1
             seconds += done[cell.key].get("seconds") or 0.0
     listed = list(groups.values())
+    keys = {cell.key for cell in cells}
     return {"finished": sum(g["finished"] for g in listed), "total": len(cells),
-            "seconds": seconds, "groups": listed}
+            "seconds": seconds, "stale": sum(1 for key in done if key not in keys),
+            "groups": listed}
 
 
 def _duration(seconds: float) -> str:
@@ -38,6 +41,10 @@ def render_progress(progress: dict) -> list[str]:
              f"{progress['finished']} of {progress['total']} cells finished; their run time, "
              f"summed over cells: {_duration(progress['seconds'])} (cells that ran in parallel "
              f"processes overlap in wall-clock time)."]
+    if progress["stale"]:
+        lines += ["", f"{progress['stale']} of the runs above are of cells this grid no longer "
+                      f"has (the grid or a shipped configuration changed since they ran); they "
+                      f"are not counted here."]
     missing = [g for g in progress["groups"] if g["finished"] < g["total"]]
     if missing:
         lines += ["", "Not complete yet (`graphssl bench GRID` resumes them; `--only` runs a "
