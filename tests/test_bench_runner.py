@@ -32,6 +32,19 @@ def write(tmp_path, text, name="grid.yaml"):
     return path
 
 
+def count_runs(monkeypatch) -> list:
+    """Records (method, seed) of every run the runner trains, still training them."""
+    calls = []
+    real = pretrain_module.run_pretrain
+
+    def counting(*args, **kwargs):
+        calls.append((args[0], kwargs["runs"][0]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner_module, "run_pretrain", counting)
+    return calls
+
+
 def test_grid_expands_to_keyed_cells(tmp_path):
     grid = load_grid(write(tmp_path, GRID))
     assert [(c.method, c.dataset, c.seed) for c in grid.cells] == [
@@ -324,14 +337,7 @@ def test_shards_together_run_the_grid_once_and_equal_an_unsharded_run(tmp_path, 
     grid = write(tmp_path, GRID)
     quiet = dict(progress=False, echo=lambda *a: None, plots=False)
     run_grid(grid, tmp_path / "straight", **quiet)
-    calls = []
-    real = pretrain_module.run_pretrain
-
-    def counting(*args, **kwargs):
-        calls.append((args[0], kwargs["runs"][0]))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(runner_module, "run_pretrain", counting)
+    calls = count_runs(monkeypatch)
     first = run_grid(grid, tmp_path / "shared", shard="1/2", **quiet)
     assert first["total"] == 2 and calls == [("dgi", 0), ("grace", 0)]  # cells 1 and 3 of 4
     second = run_grid(grid, tmp_path / "shared", shard=(2, 2), **quiet)
@@ -392,14 +398,7 @@ def test_processes_sharing_a_folder_skip_cells_claimed_or_finished_elsewhere(tmp
 def test_only_runs_a_slice_whose_cells_keep_their_keys(tmp_path, monkeypatch):
     grid = write(tmp_path, GRID)
     quiet = dict(progress=False, echo=lambda *a: None, plots=False)
-    calls = []
-    real = pretrain_module.run_pretrain
-
-    def counting(*args, **kwargs):
-        calls.append((args[0], kwargs["runs"][0]))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(runner_module, "run_pretrain", counting)
+    calls = count_runs(monkeypatch)
     out = run_grid(grid, tmp_path / "res", only=["method=grace", "seed=1"], **quiet)
     assert out["total"] == 1 and calls == [("grace", 1)]
     # dataset names compare as the grid resolves them; the slice's cell is not rerun
