@@ -93,7 +93,8 @@ def _located(root) -> dict:
     return lines
 
 
-def _close(name, choices) -> str:
+def did_you_mean(name, choices) -> str:
+    """`` Did you mean: a, b?`` with up to three close matches of ``name``, or ``''``."""
     close = difflib.get_close_matches(str(name).lower(), sorted(choices), n=3, cutoff=0.5)
     return f" Did you mean: {', '.join(close)}?" if close else ""
 
@@ -158,7 +159,7 @@ def load_grid(path) -> Grid:
         fail((), "a benchmark config needs a non-empty 'grids:' list (see graphssl.bench.grid)")
     for key in raw:
         if key not in TOP_KEYS:
-            fail((key,), f"unknown key {key!r}.{_close(key, TOP_KEYS)} Allowed: "
+            fail((key,), f"unknown key {key!r}.{did_you_mean(key, TOP_KEYS)} Allowed: "
                          f"{', '.join(TOP_KEYS)}")
     published = None
     if raw.get("published"):
@@ -172,7 +173,7 @@ def load_grid(path) -> Grid:
             fail(at, "each grid is a mapping with methods, datasets and seeds")
         for key in grid:
             if key not in GRID_KEYS:
-                fail(at + (key,), f"unknown grid key {key!r}.{_close(key, GRID_KEYS)} Allowed: "
+                fail(at + (key,), f"unknown grid key {key!r}.{did_you_mean(key, GRID_KEYS)} Allowed: "
                                   f"{', '.join(GRID_KEYS)}")
         for key in ("methods", "datasets", "seeds"):
             if not grid.get(key):
@@ -180,7 +181,7 @@ def load_grid(path) -> Grid:
         methods = [str(m).strip().lower().replace("_", "-") for m in _as_list(grid["methods"])]
         for i, m in enumerate(methods):
             if m not in METHODS:
-                fail(at + ("methods", i), f"unknown method {m!r}.{_close(m, METHODS)} "
+                fail(at + ("methods", i), f"unknown method {m!r}.{did_you_mean(m, METHODS)} "
                                           f"Registered: {', '.join(sorted(METHODS))}")
         datasets = []
         for i, d in enumerate(_as_list(grid["datasets"])):
@@ -200,7 +201,7 @@ def load_grid(path) -> Grid:
         tasks = _as_list(grid.get("tasks") or [None])
         for i, t in enumerate(tasks):
             if t is not None and t not in TASKS:
-                fail(at + ("tasks", i), f"unknown task {t!r}.{_close(t, TASKS)} Tasks: "
+                fail(at + ("tasks", i), f"unknown task {t!r}.{did_you_mean(t, TASKS)} Tasks: "
                                         f"{', '.join(TASKS)}")
         epochs = grid.get("epochs")
         if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int)
@@ -246,16 +247,16 @@ def _check_overrides(method, overrides, trainer_keys, fail):
         fail(f"overrides must be a mapping of sections ({', '.join(SECTIONS)})")
     for section in overrides:
         if section not in SECTIONS:
-            fail(f"unknown section {section!r}.{_close(section, SECTIONS)} Sections: "
+            fail(f"unknown section {section!r}.{did_you_mean(section, SECTIONS)} Sections: "
                  f"{', '.join(SECTIONS)}")
     accepted, var_kw = _accepted_model_keys(method)
     for key in (overrides.get("model") or {}):
         if key not in accepted and not var_kw:
             fail(f"method {method!r} does not accept the hyperparameter {key!r}."
-                 f"{_close(key, accepted)} It accepts: {', '.join(sorted(accepted))}")
+                 f"{did_you_mean(key, accepted)} It accepts: {', '.join(sorted(accepted))}")
     for key in (overrides.get("train") or {}):
         if key not in trainer_keys:
-            fail(f"unknown training setting {key!r}.{_close(key, trainer_keys)} Settings: "
+            fail(f"unknown training setting {key!r}.{did_you_mean(key, trainer_keys)} Settings: "
                  f"{', '.join(sorted(trainer_keys))}")
 
 

@@ -112,7 +112,7 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
     finally:
         bar.close()
     summary = report(results, published=grid.published, title=grid.name, plots=plots,
-                     embeddings=embeddings_by_group, echo=echo)
+                     embeddings=embeddings_by_group, echo=echo, cells=grid.cells)
     return {"ran": ran, "skipped": len(cells) - len(todo), "elsewhere": elsewhere,
             "total": len(cells), **summary}
 
@@ -180,13 +180,13 @@ def _peer_timing(cell: Cell, record: dict, root, mirror) -> dict | None:
 
 
 def report(results, published=None, title: str | None = None, plots: bool = True,
-           embeddings: dict | None = None, echo=print) -> dict:
+           embeddings: dict | None = None, echo=print, cells: list | None = None) -> dict:
     """(Re-)render ``leaderboard.md`` and, with matplotlib, ``plots/`` from
     ``results/results.jsonl``: loss curves per dataset and ours-vs-published bars (t-SNE plots
     are drawn by :func:`run_grid` only, from embeddings it does not store). ``published`` and
     ``title`` default to those of the grid that wrote the folder (``results/grid.json``); the
     leaderboard ends with that grid's progress (finished cells, their summed run time, the
-    groups not complete)."""
+    groups not complete) over ``cells``, by default those of the grid file that wrote it."""
     store = ResultStore(results)
     records = store.load(repair=False)
     if not records:
@@ -197,7 +197,8 @@ def report(results, published=None, title: str | None = None, plots: bool = True
     published_numbers = load_published(published)
     text = render(records, published_numbers,
                   title=title or meta.get("name") or f"Leaderboard: {store.folder.name}",
-                  progress=_grid_progress(store, meta, records, echo))
+                  progress=(grid_progress(cells, records) if cells is not None
+                            else _grid_progress(store, meta, records, echo)))
     out = store.folder / "leaderboard.md"
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text)

@@ -3,9 +3,9 @@ cells whose field has one of the values, without editing the grid file (so the c
 their keys and their results land in the grid's own results folder)."""
 from __future__ import annotations
 
-import difflib
+from .grid import did_you_mean
 
-#: the cell fields a selection may name (``seed`` compares as an integer)
+#: the cell fields a selection may name (values compare as text: ``seed=0`` is seed 0)
 FIELDS = ("method", "dataset", "seed", "task", "split")
 
 
@@ -43,10 +43,9 @@ def select_cells(cells: list, selection: dict) -> list:
         folded = {v.casefold(): v for v in present}
         unknown = sorted(v for v in wanted if v.casefold() not in folded)
         if unknown:
-            close = difflib.get_close_matches(unknown[0], sorted(present), n=3)
-            hint = f" Did you mean: {', '.join(close)}?" if close else ""
             raise ValueError(f"only {name}={','.join(unknown)}: no cell of the grid has this "
-                             f"{name}; the grid's: {', '.join(sorted(present)) or 'none'}.{hint}")
+                             f"{name}; the grid's: {', '.join(sorted(present)) or 'none'}."
+                             f"{did_you_mean(unknown[0], present)}")
         keep = {folded[v.casefold()] for v in wanted}
         kept = [c for c in kept if _value(c, name) in keep]
     return kept
