@@ -19,9 +19,26 @@ def versions() -> dict:
             "scikit_learn": sklearn.__version__, "python": platform.python_version()}
 
 
+def cpu_model() -> str:
+    """The processor's name (``model name`` of ``/proc/cpuinfo`` on Linux)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_info(device: torch.device) -> dict:
+    """Where a result was computed. ``cpu_capability`` is the instruction set torch's CPU
+    kernels dispatch to (``AVX2``, ``AVX512``, ...): the same code, seeds and thread count give
+    float results that differ in the last bits between two of them, and over tens of epochs
+    those bits grow into differences of a few tenths of a point."""
     info = {"device": str(device), "threads": torch.get_num_threads(),
-            "machine": platform.machine(), "platform": sys.platform}
+            "machine": platform.machine(), "platform": sys.platform,
+            "cpu": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability()}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info

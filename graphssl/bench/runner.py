@@ -40,7 +40,8 @@ def cell_record(cell: Cell, record: dict, seconds: float) -> dict:
         "pretrain_epochs_here": record.get("epochs_trained_here"),
         "peak_rss_mb": record.get("peak_rss_mb"), "config": record["config"],
         "versions": record["versions"], "device": record.get("device"),
-        "threads": record.get("threads"), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "threads": record.get("threads"), "cpu": record.get("cpu"),
+        "cpu_capability": record.get("cpu_capability"), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
 
 
