@@ -76,6 +76,13 @@ def test_adam_probe_last_epoch_and_repeats():
     singles = [adam_linear_probe(z, y, split, epochs=40, select="last", seed=r)["test_acc"]
                for r in range(3)]
     assert many["test_acc"] == pytest.approx(sum(singles) / 3)
+    # the fits run batched in one weight: each still keeps its own best validation step
+    batched = adam_linear_probe(z, y, split, epochs=40, repeats=3, seed=5)
+    alone = [adam_linear_probe(z, y, split, epochs=40, seed=5 + r) for r in range(3)]
+    assert batched["best_epoch"] == [a["best_epoch"] for a in alone]
+    assert len(set(batched["best_epoch"])) > 1  # the fits differ, so the check can fail
+    for part in ("val_acc", "test_acc"):
+        assert batched[part] == pytest.approx(sum(a[part] for a in alone) / 3)
     with pytest.raises(ValueError, match="select must be one of"):
         adam_linear_probe(z, y, split, select="best")
     with pytest.raises(ValueError, match="repeats"):

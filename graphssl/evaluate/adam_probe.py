@@ -69,44 +69,61 @@ def adam_linear_probe(z, y, split, lr: float = 0.01, weight_decay: float = 1e-4,
     classes, labels = np.unique(y, return_inverse=True)
     x = torch.as_tensor(z, dtype=torch.float32)
     target = torch.as_tensor(labels, dtype=torch.long)
-    fits = [_fit(x, target, tr, va, len(classes), lr, weight_decay, epochs, select,
-                 int(seed) + r) for r in range(repeats)]
-    scores = {"train_acc": [], "val_acc": [], "test_acc": []}
-    for pred, _ in fits:
-        for part, idx in (("train_acc", tr), ("val_acc", va), ("test_acc", te)):
-            scores[part].append(float((pred[idx] == target[idx]).float().mean())
-                                if len(idx) else float("nan"))
-    out = {k: float(np.mean(v)) for k, v in scores.items()}
-    epochs_kept = [e for _, e in fits]
-    out["best_epoch"] = epochs_kept[0] if repeats == 1 or select == "last" else epochs_kept
+    preds, kept = _fit(x, target, tr, va, len(classes), lr, weight_decay, epochs, select,
+                       [int(seed) + r for r in range(repeats)])
+    out = {}  # the mean over fits of each fit's accuracy
+    for part, idx in (("train_acc", tr), ("val_acc", va), ("test_acc", te)):
+        out[part] = (float((preds[:, idx] == target[idx]).double().mean(1).mean())
+                     if len(idx) else float("nan"))
+    out["best_epoch"] = kept[0] if repeats == 1 or select == "last" else kept
     return out
 
 
-def _fit(x, target, tr, va, num_classes, lr, weight_decay, epochs, select, seed):
-    """One probe fit: ``(predictions [N], kept step)``."""
-    generator = torch.Generator().manual_seed(seed)
-    # nn.Linear's own initialisation (kaiming-uniform weight, uniform bias), from `generator`
-    bound = 1.0 / np.sqrt(x.size(1))
-    weight = (torch.rand(num_classes, x.size(1), generator=generator) * 2 - 1) * bound
-    bias = (torch.rand(num_classes, generator=generator) * 2 - 1) * bound
-    weight.requires_grad_(True)
-    bias.requires_grad_(True)
+def _fit(x, target, tr, va, num_classes, lr, weight_decay, epochs, select, seeds):
+    """All fits at once, one per seed: ``(predictions [R, N], kept step of each fit)``.
+
+    The R linear layers are one ``[R * C, d]`` weight, so each step is a single matmul. Each
+    fit's loss is the mean cross-entropy over the training nodes and the summed loss's gradient
+    for a fit's weights is that fit's own; Adam is elementwise, so every fit follows the steps
+    it would take alone (up to float rounding of the wider matmul)."""
+    repeats, dim = len(seeds), x.size(1)
+    # nn.Linear's own initialisation (kaiming-uniform weight, uniform bias), fit r's from a
+    # generator seeded with seeds[r]
+    bound = 1.0 / np.sqrt(dim)
+    weights, biases = [], []
+    for seed in seeds:
+        generator = torch.Generator().manual_seed(seed)
+        weights.append((torch.rand(num_classes, dim, generator=generator) * 2 - 1) * bound)
+        biases.append((torch.rand(num_classes, generator=generator) * 2 - 1) * bound)
+    weight = torch.cat(weights).requires_grad_(True)        # [R * C, d]
+    bias = torch.cat(biases).requires_grad_(True)           # [R * C]
     optimizer = torch.optim.Adam([weight, bias], lr=lr, weight_decay=weight_decay)
-    best = (-1.0, 0, None)
+
+    def logits(rows):                                        # [n, C, R] for cross_entropy
+        return F.linear(x[rows], weight, bias).view(len(rows), repeats, num_classes) \
+            .transpose(1, 2)
+
+    y_tr = target[tr].unsqueeze(1).expand(-1, repeats)      # [n, R]
+    best_acc = torch.full((repeats,), -1.0)
+    best_epoch = torch.zeros(repeats, dtype=torch.long)
+    best_w, best_b = weight.detach().clone(), bias.detach().clone()
     for epoch in range(1, epochs + 1):
         optimizer.zero_grad(set_to_none=True)
-        F.cross_entropy(F.linear(x[tr], weight, bias), target[tr]).backward()
+        (F.cross_entropy(logits(tr), y_tr, reduction="sum") / len(tr)).backward()
         optimizer.step()
         if select == "last":
             continue
         with torch.no_grad():
-            val_acc = float((F.linear(x[va], weight, bias).argmax(1) == target[va])
-                            .float().mean())
-            if val_acc >= best[0]:
-                best = (val_acc, epoch, (weight.detach().clone(), bias.detach().clone()))
+            val_acc = (logits(va).argmax(1) == target[va].unsqueeze(1)).float().mean(0)
+            better = val_acc >= best_acc                     # the latest step on ties
+            best_acc = torch.where(better, val_acc, best_acc)
+            best_epoch[better] = epoch
+            rows = better.repeat_interleave(num_classes)
+            best_w[rows], best_b[rows] = weight.detach()[rows], bias.detach()[rows]
     if select == "last":
-        epoch, (w, b) = epochs, (weight.detach(), bias.detach())
+        w, b, kept = weight.detach(), bias.detach(), [epochs] * repeats
     else:
-        _, epoch, (w, b) = best
+        w, b, kept = best_w, best_b, best_epoch.tolist()
     with torch.no_grad():
-        return F.linear(x, w, b).argmax(1), epoch
+        out = F.linear(x, w, b).view(len(x), repeats, num_classes).argmax(2)   # [N, R]
+    return out.T, kept
