@@ -160,7 +160,14 @@ def test_unwritable_results_folder_fails_before_training(tmp_path, monkeypatch):
                  echo=lambda *a: None)
 
 
-def test_cli_bench_and_report(tmp_path, capsys):
+def test_cli_bench_and_report(tmp_path, capsys, monkeypatch):
+    from functools import partial
+
+    from graphssl.bench import plots
+
+    # t-SNE of the 2,000 CSBM nodes takes 15 s a plot; 300 points draw the same file
+    monkeypatch.setattr(plots, "plot_embedding_tsne",
+                        partial(plots.plot_embedding_tsne, max_points=300))
     grid = write(tmp_path, GRID.replace("seeds: [0, 1]", "seeds: [0]"))
     published = write(tmp_path, "dgi:\n  csbm: {mean: 50.0, source: 'a test'}\n", "pub.yaml")
     text = grid.read_text().replace("name: small\n", f"name: small\npublished: {published}\n")
@@ -274,6 +281,7 @@ grids:
              echo=lambda *a: None, plots=False)
     lines = [json.loads(x) for x in (results / "results.jsonl").read_text().splitlines()]
     assert [(r["seed"], r["pretrain_epochs_here"]) for r in lines] == [(0, 1), (1, 0)]
+    assert all(r["cpu_capability"] and r["cpu"] for r in lines)  # where each cell was made
     assert lines[0]["metrics"]["test_rocauc"] != lines[1]["metrics"]["test_rocauc"]
     shared = list((results / ".checkpoints").glob("transfer-*/run0/checkpoint.pt"))
     assert len(shared) == 1

@@ -109,6 +109,11 @@ def test_tensor_batches():
         TensorBatches(x, batch_size=1)
 
 
+#: one C for the logistic-regression probes: the shipped search over C (tested in
+#: test_evaluate.py) is most of an image run's time here
+ONE_C = ("--set", "protocol.probe.Cs=[1.0]")
+
+
 def run_cli(tmp_path, *args):
     out = tmp_path / "record.json"
     main(["pretrain", *args, "--quiet", "--root", str(tmp_path / "data"), "--out", str(out)])
@@ -127,7 +132,7 @@ def test_adapter_methods_are_the_issue_s_four():
 @pytest.mark.parametrize("method", _adapter_methods())
 def test_every_adapter_method_trains_on_digits_through_the_cli(tmp_path, method):
     record = run_cli(tmp_path, "--method", method, "--dataset", "digits", "--runs", "1",
-                     "--epochs", "2", "--set", "data.batch_size=512")
+                     "--epochs", "2", "--set", "data.batch_size=512", *ONE_C)
     assert record["modality"] == "image" and record["runs"] == 1
     assert 0.1 < record["test_acc_mean"] <= 1.0
     assert record["baseline"]["test_acc"] > 0.9  # logistic regression on raw pixels
@@ -159,7 +164,7 @@ def test_wrong_modality_is_a_clear_error(tmp_path, capsys):
 
 def test_a_rerun_with_checkpoints_keeps_the_finished_image_run(tmp_path, capsys):
     args = ("--method", "simclr", "--dataset", "digits", "--runs", "1", "--epochs", "1",
-            "--set", "data.batch_size=512", "--checkpoint-dir", str(tmp_path / "ckpt"))
+            "--set", "data.batch_size=512", *ONE_C, "--checkpoint-dir", str(tmp_path / "ckpt"))
     first = run_cli(tmp_path, *args)
     capsys.readouterr()
     again = run_cli(tmp_path, *args)
