@@ -133,3 +133,26 @@ def test_input_checks():
         with pytest.raises(ValueError, match=match):
             svm_cross_validation(z, y, **bad)
     assert DEFAULT_CS == (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
+
+
+def test_graph_transforms_features_then_one_self_loop_per_node():
+    from torch_geometric.data import Data
+
+    from graphssl.bench.pretrain import graph_transforms
+
+    # a path 0-1-2 with a self-loop on 2, no node features (IMDB-like)
+    edges = torch.tensor([[0, 1, 1, 2, 2], [1, 0, 2, 1, 2]])
+    graphs = [Data(edge_index=edges, num_nodes=3, y=torch.tensor([0]))]
+    config = {"max_degree": 4, "self_loops": True}
+    out = graph_transforms(graphs, config)(graphs[0].clone())
+    loops = out.edge_index[0] == out.edge_index[1]
+    assert sorted(out.edge_index[0][loops].tolist()) == [0, 1, 2]  # one each, 2's not doubled
+    assert out.edge_index.size(1) == 4 + 3
+    # the degree one-hot is counted on the input graph (2's loop counts), not after the loops
+    assert out.x.argmax(1).tolist() == [1, 2, 2]
+    assert config["features"] == "degree one-hot, capped at 4"
+    assert graph_transforms(graphs, {"max_degree": 4})(graphs[0].clone()).edge_index.size(1) == 5
+    with_x = [Data(x=torch.ones(3, 2), edge_index=edges, num_nodes=3)]
+    assert graph_transforms(with_x, {}) is None  # nothing to do
+    with pytest.raises(ValueError, match="data.self_loops must be true or false, got 'yes'"):
+        graph_transforms(with_x, {"self_loops": "yes"})

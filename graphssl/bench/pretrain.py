@@ -304,7 +304,6 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
     pretraining and the fold assignment with ``r``."""
     from torch_geometric.loader import DataLoader
 
-    from ..data import ensure_features, largest_degree
     from ..evaluate import svm_cross_validation
 
     spec = dataset.spec
@@ -317,18 +316,9 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
     protocol.update(task="graph", split=f"{folds}-fold stratified CV", runs=runs, folds=folds)
     if run_ids != list(range(runs)):
         protocol["run_ids"] = run_ids
-    append = config["data"].get("append_degree", False)
-    has_x = dataset[0].x is not None
-    if not has_x or append:  # IMDB, COLLAB, REDDIT: documented default features
-        max_degree = config["data"].get("max_degree", 64)
-        if max_degree == "auto":  # the dataset's largest degree: no column always zero
-            max_degree = largest_degree(dataset)
-        ensure_features(dataset[0], max_degree=max_degree, append_degree=append)  # bad values
-        dataset.transform = lambda d: ensure_features(d, max_degree=max_degree,
-                                                      append_degree=append)
-        config["data"]["features"] = (("node features + " if has_x else "") + (
-            "a constant 1 per node (max_degree 0)" if max_degree == 0
-            else f"degree one-hot, capped at {max_degree}"))
+    transforms = graph_transforms(dataset, config["data"])
+    if transforms:
+        dataset.transform = transforms
     batch_size = config["data"].get("batch_size", 128)
     dev = resolve_device(device)
     y = torch.cat([d.y.view(-1) for d in dataset]).cpu()
@@ -422,6 +412,39 @@ def training_summary(trainer) -> dict:
     curve = [h["loss"] for h in trainer.history]
     return {"epochs": len(curve), "final_loss": curve[-1] if curve else None,
             "loss_curve": curve}
+
+
+def graph_transforms(dataset, data_config: dict):
+    """The per-graph preparation a graph-level configuration asks for, in order (``None`` if
+    none), recording what it did in ``data_config``:
+
+    * default node features for sets without them (IMDB, COLLAB, REDDIT), or the degree
+      one-hot appended to them with ``append_degree`` (``max_degree``: the cap, ``'auto'`` for
+      the set's largest degree); degrees are counted before any self-loop is added;
+    * ``self_loops: true``: exactly one self-loop per node (existing ones removed first), as
+      GraphMAE's graph loader does, so that GIN's sum counts each node twice."""
+    import torch_geometric.transforms as T
+
+    from ..data import ensure_features, largest_degree
+
+    out = []
+    append = data_config.get("append_degree", False)
+    has_x = dataset[0].x is not None
+    if not has_x or append:  # IMDB, COLLAB, REDDIT: documented default features
+        max_degree = data_config.get("max_degree", 64)
+        if max_degree == "auto":  # the dataset's largest degree: no column always zero
+            max_degree = largest_degree(dataset)
+        ensure_features(dataset[0], max_degree=max_degree, append_degree=append)  # bad values
+        out.append(lambda d: ensure_features(d, max_degree=max_degree, append_degree=append))
+        data_config["features"] = (("node features + " if has_x else "") + (
+            "a constant 1 per node (max_degree 0)" if max_degree == 0
+            else f"degree one-hot, capped at {max_degree}"))
+    self_loops = data_config.get("self_loops", False)
+    if not isinstance(self_loops, bool):
+        raise ValueError(f"data.self_loops must be true or false, got {self_loops!r}")
+    if self_loops:
+        out += [T.RemoveSelfLoops(), T.AddSelfLoops()]
+    return T.Compose(out) if out else None
 
 
 def graph_batches(graphs, batch_size: int):
