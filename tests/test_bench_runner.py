@@ -67,6 +67,8 @@ def test_grid_expands_to_keyed_cells(tmp_path):
     (("seeds: [0, 1]", "seeds: [0, -1]"), r"grid.yaml:5: seeds are run ids"),
     (("    epochs: 2\n", "    epochs: 2\n    set: {train: {lrate: 0.1}}\n"),
      r"unknown training setting 'lrate'"),
+    (("    epochs: 2\n", "    epochs: 2\n    set: {data: {self_loop: true}}\n"),
+     r"unknown data setting 'self_loop'\. Did you mean: self_loops\?"),
     (("    epochs: 2\n", "    epoch: 2\n"), r"grid.yaml:6: unknown grid key 'epoch'"),
     (("[csbm]", "[MUTAG]"), None),  # node-level methods on a graph dataset are fine
     (("[dgi, grace]", "[graphcl]"), r"graphcl learns graph-level representations"),

@@ -226,6 +226,28 @@ def test_node_clustering_protocol(tmp_path, capsys):
     assert "clustering ACC" in capsys.readouterr().out
 
 
+def test_an_unknown_data_setting_fails_before_loading(tmp_path, capsys):
+    # a typo would otherwise be ignored: the run would quietly go without self-loops
+    assert main(["pretrain", "--method", "graphmae-graph", "--dataset", "MUTAG", "--set",
+                 "data.self_loop=true", "--root", str(tmp_path / "nothing")]) == 2
+    assert "unknown data setting 'self_loop'. Did you mean: self_loops?" in capsys.readouterr().err
+    assert not (tmp_path / "nothing").exists()
+
+
+def test_shipped_configurations_hold_known_data_settings():
+    from pathlib import Path
+
+    import yaml
+
+    from graphssl.bench.config import check_data_settings
+    for path in (Path(__file__).resolve().parents[1] / "graphssl" / "configs").glob("*.yaml"):
+        raw = yaml.safe_load(path.read_text())
+        sections = [raw.get("defaults") or {}, *(raw.get("modality_defaults") or {}).values(),
+                    *(raw.get("datasets") or {}).values()]
+        for section in sections:
+            check_data_settings(section.get("data") or {})
+
+
 def test_set_overrides_the_shipped_configuration(tmp_path, capsys):
     out = tmp_path / "grace.json"
     assert main(["pretrain", "--method", "grace", "--dataset", "csbm", "--epochs", "1",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import json
 from importlib import resources
@@ -9,6 +10,36 @@ from importlib import resources
 import yaml
 
 SECTIONS = ("protocol", "data", "train", "model")
+
+#: the settings a configuration's ``data`` section may hold (docs/protocol.md)
+DATA_SETTINGS = {
+    "batch_size": "graphs, images, clips or texts per mini-batch",
+    "normalize_features": "row-normalise node features (node level)",
+    "sampler": "a mini-batch sampler for large graphs (node level, docs/distributed.md)",
+    "max_degree": "the cap of the degree one-hot for graphs without features ('auto': the "
+                  "largest degree)",
+    "append_degree": "append the degree one-hot to existing node features",
+    "self_loops": "exactly one self-loop per node (graph level)",
+    "options": "keyword arguments of an image, clip or text set's loader",
+    "features": "written by the protocol: what the encoder saw",
+}
+
+
+def did_you_mean(name, choices) -> str:
+    """`` Did you mean: a, b?`` with up to three close matches of ``name``, or ``''``."""
+    close = difflib.get_close_matches(str(name).lower(), sorted(choices), n=3, cutoff=0.5)
+    return f" Did you mean: {', '.join(close)}?" if close else ""
+
+
+def check_data_settings(data: dict) -> None:
+    """Refuse a ``data`` section with a setting no protocol reads (a typo would otherwise be
+    silently ignored)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"the data section must be a mapping of settings, got {data!r}")
+    for key in data:
+        if key not in DATA_SETTINGS:
+            raise ValueError(f"unknown data setting {key!r}.{did_you_mean(key, DATA_SETTINGS)} "
+                             f"Settings: {', '.join(sorted(DATA_SETTINGS))}")
 
 
 def deep_update(base: dict, update: dict) -> dict:

@@ -3,7 +3,6 @@
 keyed by a hash of their full configuration."""
 from __future__ import annotations
 
-import difflib
 import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +10,8 @@ from pathlib import Path
 import yaml
 
 from ..methods import METHODS
-from .config import SECTIONS, config_hash, deep_update, method_config
+from .config import (SECTIONS, check_data_settings, config_hash, deep_update, did_you_mean,
+                     method_config)
 from .pretrain import default_graph_task
 
 TASKS = ("node", "cluster", "link", "graph", "transfer")
@@ -91,12 +91,6 @@ def _located(root) -> dict:
     if root is not None:
         walk(root, ())
     return lines
-
-
-def did_you_mean(name, choices) -> str:
-    """`` Did you mean: a, b?`` with up to three close matches of ``name``, or ``''``."""
-    close = difflib.get_close_matches(str(name).lower(), sorted(choices), n=3, cutoff=0.5)
-    return f" Did you mean: {', '.join(close)}?" if close else ""
 
 
 def _accepted_model_keys(method: str) -> tuple[set, bool]:
@@ -258,6 +252,10 @@ def _check_overrides(method, overrides, trainer_keys, fail):
         if key not in trainer_keys:
             fail(f"unknown training setting {key!r}.{did_you_mean(key, trainer_keys)} Settings: "
                  f"{', '.join(sorted(trainer_keys))}")
+    try:
+        check_data_settings(overrides.get("data") or {})
+    except ValueError as err:
+        fail(str(err))
 
 
 def _variants(search, fail) -> list:

@@ -16,7 +16,7 @@ from ..filelock import file_lock, try_file_lock
 from ..methods import build_method, get_method
 from ..sparse import to_sparse_features
 from ..train import Trainer, seed_everything
-from .config import config_hash, deep_update, method_config
+from .config import check_data_settings, config_hash, deep_update, method_config
 from .environment import device_info, peak_rss_mb, versions
 from .finished import load_finished, run_key, save_finished
 
@@ -160,6 +160,7 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
     classification and clustering), e.g. for a t-SNE plot.
     """
     method_cls = get_method(method)  # fail early on an unknown name
+    check_data_settings((overrides or {}).get("data") or {})  # before loading anything
     spec = dataset_spec(dataset)
     if spec.task in MODALITIES:
         if split is not None or task is not None:

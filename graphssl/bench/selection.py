@@ -3,7 +3,7 @@ cells whose field has one of the values, without editing the grid file (so the c
 their keys and their results land in the grid's own results folder)."""
 from __future__ import annotations
 
-from .grid import did_you_mean
+from .config import did_you_mean
 
 #: the cell fields a selection may name (values compare as text: ``seed=0`` is seed 0)
 FIELDS = ("method", "dataset", "seed", "task", "split")
