@@ -100,21 +100,22 @@ def _fit(x, target, tr, va, num_classes, lr, weight_decay, epochs, select, seeds
     optimizer = torch.optim.Adam([weight, bias], lr=lr, weight_decay=weight_decay)
 
     def logits(rows):                                        # [n, C, R] for cross_entropy
-        return F.linear(x[rows], weight, bias).view(len(rows), repeats, num_classes) \
+        return F.linear(rows, weight, bias).view(len(rows), repeats, num_classes) \
             .transpose(1, 2)
 
+    x_tr, x_va = x[tr], x[va]
     y_tr = target[tr].unsqueeze(1).expand(-1, repeats)      # [n, R]
     best_acc = torch.full((repeats,), -1.0)
     best_epoch = torch.zeros(repeats, dtype=torch.long)
     best_w, best_b = weight.detach().clone(), bias.detach().clone()
     for epoch in range(1, epochs + 1):
         optimizer.zero_grad(set_to_none=True)
-        (F.cross_entropy(logits(tr), y_tr, reduction="sum") / len(tr)).backward()
+        (F.cross_entropy(logits(x_tr), y_tr, reduction="sum") / len(tr)).backward()
         optimizer.step()
         if select == "last":
             continue
         with torch.no_grad():
-            val_acc = (logits(va).argmax(1) == target[va].unsqueeze(1)).float().mean(0)
+            val_acc = (logits(x_va).argmax(1) == target[va].unsqueeze(1)).float().mean(0)
             better = val_acc >= best_acc                     # the latest step on ties
             best_acc = torch.where(better, val_acc, best_acc)
             best_epoch[better] = epoch
@@ -124,6 +125,7 @@ def _fit(x, target, tr, va, num_classes, lr, weight_decay, epochs, select, seeds
         w, b, kept = weight.detach(), bias.detach(), [epochs] * repeats
     else:
         w, b, kept = best_w, best_b, best_epoch.tolist()
-    with torch.no_grad():
-        out = F.linear(x, w, b).view(len(x), repeats, num_classes).argmax(2)   # [N, R]
-    return out.T, kept
+    with torch.no_grad():  # fit by fit: [N, C] at a time, not [N, R * C]
+        out = torch.stack([F.linear(x, w_r, b_r).argmax(1) for w_r, b_r in
+                           zip(w.split(num_classes), b.split(num_classes))])  # [R, N]
+    return out, kept
