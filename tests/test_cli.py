@@ -177,8 +177,8 @@ def test_every_method_runs_from_the_cli(name, cls, tmp_path, data_root, mirror, 
     datasets = (["csbm"] if cls.level == "node" else []) + ["MUTAG"]
     for dataset in datasets:
         out = tmp_path / f"{dataset}.json"
-        # one C: the inner search over seven (test_graph_cls.py) would take MVGRL's 4,096-wide
-        # embeddings 30 s of liblinear here
+        # one C: the inner search over seven (test_graph_cls.py) takes MVGRL's 512-wide
+        # embeddings 27 s of liblinear here (cProfile of this call)
         one_c = ["--set", "protocol.svm.Cs=[1.0]"] if dataset == "MUTAG" else []
         assert main(["pretrain", "--method", name, "--dataset", dataset, "--epochs", "1",
                      "--runs", "1", "--quiet", "--mirror", str(mirror), "--root",

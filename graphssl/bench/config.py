@@ -11,7 +11,9 @@ import yaml
 
 SECTIONS = ("protocol", "data", "train", "model")
 
-#: the settings a configuration's ``data`` section may hold (docs/protocol.md)
+#: the settings a configuration's ``data`` section may hold (docs/protocol.md); the graph
+#: protocol also writes ``features`` (what the encoder saw) into the recorded configuration,
+#: an output, not a setting
 DATA_SETTINGS = {
     "batch_size": "graphs, images, clips or texts per mini-batch",
     "normalize_features": "row-normalise node features (node level)",
@@ -21,7 +23,6 @@ DATA_SETTINGS = {
     "append_degree": "append the degree one-hot to existing node features",
     "self_loops": "exactly one self-loop per node (graph level)",
     "options": "keyword arguments of an image, clip or text set's loader",
-    "features": "written by the protocol: what the encoder saw",
 }
 
 

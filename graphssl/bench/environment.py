@@ -31,6 +31,10 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+#: the keys :func:`device_info` may give (``gpu`` on CUDA only)
+DEVICE_KEYS = ("device", "threads", "machine", "platform", "cpu", "cpu_capability", "gpu")
+
+
 def device_info(device: torch.device) -> dict:
     """Where a result was computed. ``cpu_capability`` is the instruction set torch's CPU
     kernels dispatch to (``AVX2``, ``AVX512``, ...): the same code, seeds and thread count give

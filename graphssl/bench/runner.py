@@ -9,7 +9,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .config import config_hash
-from .environment import peak_rss_mb
+from .environment import DEVICE_KEYS, peak_rss_mb
 from .grid import Cell, GridError, load_grid
 from .leaderboard import comparison_rows, load_published, render
 from .peers import PEERS, peer_timing
@@ -39,9 +39,9 @@ def cell_record(cell: Cell, record: dict, seconds: float) -> dict:
         # 0 where the pretraining was shared (transfer cells after the first of a configuration)
         "pretrain_epochs_here": record.get("epochs_trained_here"),
         "peak_rss_mb": record.get("peak_rss_mb"), "config": record["config"],
-        "versions": record["versions"], "device": record.get("device"),
-        "threads": record.get("threads"), "cpu": record.get("cpu"),
-        "cpu_capability": record.get("cpu_capability"), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "versions": record["versions"],
+        **{k: record[k] for k in DEVICE_KEYS if k in record},  # where it ran (device_info)
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
 
 
