@@ -123,10 +123,16 @@ def _prepare_data_on_rank0(dataset: str, root, mirror):
 
 
 def cmd_bench(args) -> int:
-    from .bench.runner import run_grid
+    from .bench.runner import plan_grid, run_grid
     # benchmarks/configs/quick.yaml -> benchmarks/results/quick
     results = args.results or Path(args.config).resolve().parent.parent / "results" / Path(
         args.config).stem
+    if args.plan:
+        from .bench.progress import render_progress
+        heading = f"Plan of {args.config}" + (f" ({' '.join(args.only)})" if args.only else "")
+        print("\n".join(render_progress(plan_grid(args.config, results, only=args.only),
+                                         heading=heading)).strip())
+        return 0
     out = run_grid(args.config, results, root=args.root, mirror=args.mirror,
                    device=args.device, progress=not args.quiet, plots=not args.no_plots,
                    shard=args.shard, only=args.only)
@@ -220,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run only the cells whose FIELD (method, dataset, seed, task, split) "
                         "is one of the values; repeat for several fields (the cells keep their "
                         "keys: a slice fills the grid's own results)")
+    p.add_argument("--plan", action="store_true",
+                   help="run nothing: validate the grid and print its (or the --only slice's) "
+                        "finished cells, their measured time and the estimated time of the rest")
     _add_data_args(p)
     p.set_defaults(func=cmd_bench)
 

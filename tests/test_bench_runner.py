@@ -449,7 +449,8 @@ def test_leaderboard_says_which_cells_of_the_grid_are_missing(tmp_path):
     board = (tmp_path / "res" / "leaderboard.md").read_text()
     progress = board.split("## Progress of the grid")[1]
     assert "2 of 4 cells finished" in progress
-    assert "| grace | CSBM | default | default | 0 | 2 |" in progress
+    assert "| grace | CSBM | default | default | 0 | 2 | - | - |" in progress
+    assert "the other 2 belong to groups with no finished cell" in progress
     assert "| dgi |" not in progress  # complete groups are not listed
     run_grid(grid, tmp_path / "res", **quiet)
     progress = (tmp_path / "res" / "leaderboard.md").read_text().split("## Progress")[1]
@@ -478,3 +479,47 @@ def test_progress_counts_runs_of_cells_the_grid_no_longer_has(tmp_path):
     progress = (tmp_path / "res" / "leaderboard.md").read_text().split("## Progress")[1]
     assert "0 of 4 cells finished" in progress
     assert "1 of the runs above are of cells this grid no longer has" in progress
+
+
+def _finished(store, cell, seconds):
+    store.append({"key": cell.key, "method": cell.method, "dataset": cell.dataset,
+                  "seed": cell.seed, "metrics": {}, "seconds": seconds})
+
+
+def test_plan_estimates_the_cells_left_from_their_groups_finished_cells(tmp_path):
+    grid = load_grid(write(tmp_path, GRID))
+    dgi0, dgi1, grace0, grace1 = grid.cells
+    store = ResultStore(tmp_path / "res")
+    _finished(store, dgi0, 30.0)
+    _finished(store, grace0, 200.0)
+    plan = runner_module.plan_grid(grid.path, store.folder)
+    assert plan["finished"] == 2 and plan["seconds"] == 230.0
+    assert plan["left_seconds"] == 230.0 and plan["left_unestimated"] == 0
+    assert [g["left_seconds"] for g in plan["groups"]] == [30.0, 200.0]
+    _finished(store, dgi1, 50.0)  # the dgi group is complete: nothing left to estimate
+    plan = runner_module.plan_grid(grid.path, store.folder)
+    assert [g["left_seconds"] for g in plan["groups"]] == [0.0, 200.0]
+    # a slice plans its own cells only; a group with nothing finished has no estimate
+    plan = runner_module.plan_grid(grid.path, tmp_path / "empty", only=["method=grace"])
+    assert plan["total"] == 2 and plan["groups"][0]["left_seconds"] is None
+    assert plan["left_unestimated"] == 2 and plan["left_seconds"] == 0.0
+    assert not (tmp_path / "empty").exists()  # planning writes nothing
+
+
+def test_cli_bench_plan_runs_nothing_and_prints_the_estimate(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(runner_module, "run_pretrain", lambda *a, **k: pytest.fail("trained"))
+    grid = load_grid(write(tmp_path, GRID))
+    store = ResultStore(tmp_path / "res")
+    _finished(store, grid.cells[2], 200.0)
+    before = store.path.read_bytes()
+    assert main(["bench", str(grid.path), "--results", str(store.folder), "--plan"]) == 0
+    out = capsys.readouterr().out
+    assert "1 of 4 cells finished" in out
+    assert "3 min for the 1 whose group has a finished cell" in out
+    assert "the other 2 belong to groups with no finished cell" in out
+    assert "| grace | CSBM | default | default | 1 | 2 | 3 min | 3 min |" in out
+    assert "| dgi | CSBM | default | default | 0 | 2 | - | - |" in out
+    assert store.path.read_bytes() == before and not store.meta_path.exists()
+    assert main(["bench", str(grid.path), "--results", str(store.folder), "--plan",
+                 "--only", "method=dgx"]) == 2  # a bad slice is still an error
+    assert "Did you mean: dgi" in capsys.readouterr().err

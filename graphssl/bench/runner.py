@@ -118,6 +118,17 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
             "total": len(cells), **summary}
 
 
+def plan_grid(config, results, only=None) -> dict:
+    """What ``run_grid(config, results, only=only)`` would do, without doing it: the grid is
+    loaded and validated as for a run, ``results/results.jsonl`` only read (a missing folder is
+    an empty one), and the :func:`graphssl.bench.progress.grid_progress` of the selected cells
+    returned: finished cells, their measured time, and the estimated time of the rest."""
+    grid = load_grid(config)
+    selected = select_cells(grid.cells, parse_only(only))
+    store = ResultStore(results)
+    return grid_progress(selected, store.load(repair=False))
+
+
 def transfer_checkpoint_dir(cell: Cell, folder) -> Path | None:
     """Where a transfer cell keeps its pretraining: the protocol pretrains once with seed 0 and
     fine-tunes with the cell's seed, so every seed of one configuration shares one pretraining
