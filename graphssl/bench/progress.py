@@ -32,8 +32,8 @@ def grid_progress(cells, records) -> dict:
     listed = list(groups.values())
     for g in listed:
         left = g["total"] - g["finished"]
-        g["left_seconds"] = (g["seconds"] / g["finished"] * left if g["finished"] else
-                             (0.0 if not left else None))
+        # a group has at least one cell, so with none finished there is always one left
+        g["left_seconds"] = g["seconds"] / g["finished"] * left if g["finished"] else None
     keys = {cell.key for cell in cells}
     return {"finished": sum(g["finished"] for g in listed), "total": len(cells),
             "seconds": sum(g["seconds"] for g in listed),
