@@ -17,6 +17,7 @@ import yaml
 
 from .data import MIRROR_ENV, DatasetError, available_datasets
 from .bench.results import ResultsError
+from .bench.runner import CHECKPOINT_SECONDS
 from .train import CheckpointError, NonFiniteLossError
 from .train import distributed as dist_env
 
@@ -135,7 +136,8 @@ def cmd_bench(args) -> int:
         return 0
     out = run_grid(args.config, results, root=args.root, mirror=args.mirror,
                    device=args.device, progress=not args.quiet, plots=not args.no_plots,
-                   shard=args.shard, only=args.only)
+                   shard=args.shard, only=args.only,
+                   checkpoint_seconds=args.checkpoint_seconds or None)
     other = f", {out['elsewhere']} left to other processes" if out["elsewhere"] else ""
     print(f"{out['ran']} cells run, {out['skipped']} reused{other}; leaderboard: "
           f"{out['leaderboard']}")
@@ -229,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", action="store_true",
                    help="run nothing: validate the grid and print its (or the --only slice's) "
                         "finished cells, their measured time and the estimated time of the rest")
+    p.add_argument("--checkpoint-seconds", type=float, default=CHECKPOINT_SECONDS, metavar="S",
+                   help="checkpoint each cell's training at most every S seconds, under "
+                        "RESULTS/.checkpoints/cell-KEY, so that a killed cell resumes there "
+                        f"(default {CHECKPOINT_SECONDS:g}; 0: no cell checkpoints)")
     _add_data_args(p)
     p.set_defaults(func=cmd_bench)
 

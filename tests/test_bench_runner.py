@@ -136,6 +136,41 @@ def test_interrupted_grid_resumes_without_recomputing_and_matches_an_uninterrupt
                     plots=False)["ran"] == 0 and calls == []
 
 
+def test_a_cell_killed_mid_training_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    """Cells checkpoint their training (here every epoch): a cell killed at epoch 3 of 5 trains
+    only epochs 4-5 when rerun, ends with the uninterrupted run's result, and its checkpoint
+    folder goes once its line is written."""
+    from graphssl.train import trainer as trainer_module
+    grid = write(tmp_path, PLAIN.replace("[dgi, grace]", "[grace]").replace("[0, 1]", "[0]")
+                 .replace("epochs: 2", "epochs: 5"))
+    quiet = dict(progress=False, echo=lambda *a: None, plots=False)
+    run_grid(grid, tmp_path / "straight", checkpoint_seconds=None, **quiet)
+    assert not (tmp_path / "straight" / ".checkpoints").exists()
+
+    real = trainer_module.Trainer._save
+
+    def killing(self, method, optim, generator, epoch, *args):
+        real(self, method, optim, generator, epoch, *args)
+        if epoch == 3:
+            raise Interrupt
+
+    monkeypatch.setattr(trainer_module.Trainer, "_save", killing)
+    monkeypatch.setattr(trainer_module, "_now", iter(range(10_000)).__next__)
+    with pytest.raises(Interrupt):
+        run_grid(grid, tmp_path / "killed", checkpoint_seconds=1, **quiet)
+    cells = list((tmp_path / "killed" / ".checkpoints").glob("cell-*/run0/checkpoint.pt"))
+    assert len(cells) == 1 and not ResultStore(tmp_path / "killed").load()
+    monkeypatch.setattr(trainer_module.Trainer, "_save", real)
+    run_grid(grid, tmp_path / "killed", checkpoint_seconds=1, **quiet)
+    [line] = ResultStore(tmp_path / "killed").load()
+    [straight] = ResultStore(tmp_path / "straight").load()
+    assert stable_view(line) == stable_view(straight)
+    assert line["resumed_at_epoch"] == 3 and line["pretrain_epochs_here"] == 2
+    assert 0 < line["seconds_before_resume"] < line["seconds"]
+    assert "resumed_at_epoch" not in straight and straight["pretrain_epochs_here"] == 5
+    assert not list((tmp_path / "killed" / ".checkpoints").iterdir())
+
+
 def test_store_drops_a_half_written_line_and_refuses_other_versions(tmp_path):
     store = ResultStore(tmp_path)
     store.append({"key": "a", "x": 1})
@@ -188,6 +223,9 @@ def test_cli_bench_and_report(tmp_path, capsys, monkeypatch):
     bad = write(tmp_path, GRID.replace("[dgi, grace]", "[dgii]"), "bad.yaml")
     assert main(["bench", str(bad), "--results", str(results), "--quiet"]) == 2
     assert "unknown method 'dgii'" in capsys.readouterr().err
+    assert main(["bench", str(grid), "--results", str(results), "--quiet",
+                 "--checkpoint-seconds", "-1"]) == 2
+    assert "checkpoint_seconds" in capsys.readouterr().err
 
 
 def test_shipped_grids_are_valid():

@@ -45,6 +45,34 @@ def test_resume_after_interrupt_equals_uninterrupted(tmp_path):
     assert epochs == list(range(1, 9))  # no epoch logged twice, none missing
 
 
+def test_checkpoint_seconds_saves_at_most_that_often_and_is_not_part_of_the_config(
+        tmp_path, monkeypatch):
+    from graphssl.train import trainer as trainer_module
+    saved = []
+    real = trainer_module.save_checkpoint
+    monkeypatch.setattr(trainer_module, "save_checkpoint",
+                        lambda state, path: (saved.append(state["epoch"]), real(state, path)))
+    data, run = tiny_graph(), tmp_path / "run"
+    Trainer(epochs=5, lr=0.01, progress=False, checkpoint_dir=run,
+            checkpoint_seconds=3600).fit(make_grace(), data)
+    assert saved == [5]  # an hour never passed: only the save at the end
+    saved.clear()
+    clock = iter(range(10_000))  # each reading of the clock is a second later
+    monkeypatch.setattr(trainer_module, "_now", lambda: next(clock))
+    Trainer(epochs=6, lr=0.01, progress=False, checkpoint_dir=tmp_path / "timed",
+            checkpoint_seconds=3).fit(make_grace(), data)
+    # some epochs, not every one, then the end (once: not again after a save of epoch 6)
+    assert 2 <= len(saved) < 6 and saved == sorted(set(saved)) and saved[-1] == 6
+    resumed = Trainer(epochs=7, lr=0.01, progress=False, checkpoint_dir=run)
+    with pytest.raises(CheckpointError, match="another configuration"):  # epochs do count
+        resumed.fit(make_grace(), data, resume=True)
+    again = Trainer(epochs=5, lr=0.01, progress=False, checkpoint_dir=run, checkpoint_seconds=1)
+    again.fit(make_grace(), data, resume=True)  # the interval does not
+    assert again.resumed_from_epoch == 5
+    with pytest.raises(ValueError, match="checkpoint_seconds"):
+        Trainer(checkpoint_seconds=0)
+
+
 def test_early_stopping_restores_best(tmp_path):
     data = tiny_graph()
     torch.manual_seed(0)

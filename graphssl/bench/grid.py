@@ -102,7 +102,8 @@ def _accepted_model_keys(method: str) -> tuple[set, bool]:
 def _trainer_keys() -> set:
     from ..train import Trainer
     return {n for n in inspect.signature(Trainer.__init__).parameters
-            if n not in ("self", "seed", "progress", "checkpoint_dir", "log_path")}
+            if n not in ("self", "seed", "progress", "checkpoint_dir", "checkpoint_seconds",
+                         "log_path")}
 
 
 def _as_list(value):

@@ -104,7 +104,8 @@ def baselines(data, split: Split, probe_cfg: dict, context: int | None) -> dict:
 
 def run_modality_pretrain(method: str, spec, runs=None, epochs=None, root=None, mirror=None,
                           device="auto", overrides: dict | None = None, checkpoint_dir=None,
-                          progress=True, echo=print, embeddings: dict | None = None) -> dict:
+                          progress=True, echo=print, embeddings: dict | None = None,
+                          checkpoint_seconds=None) -> dict:
     """Run the protocol above for ``method`` on the image, video or text set ``spec``."""
     method_cls = get_method(method)
     if spec.task not in method_cls.modalities:
@@ -151,7 +152,7 @@ def run_modality_pretrain(method: str, spec, runs=None, epochs=None, root=None, 
         transform = TemporalCrop(context) if context and data.x.size(1) > context else None
         batches = TensorBatches(train_x, batch_size, seed=run, transform=transform)
         trainer, seconds, new_epochs = _train_run(model, batches, config, run, checkpoint_dir,
-                                                  progress, dev)
+                                                  progress, dev, checkpoint_seconds)
         seconds_total, epochs_run = seconds_total + seconds, epochs_run + new_epochs
         z = embed_all(model, eval_x, dev)
         if embeddings is not None:

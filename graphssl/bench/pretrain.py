@@ -149,7 +149,8 @@ def default_graph_task(dataset: str, configured: str | None) -> str:
 def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int | None = None,
                  epochs: int | None = None, root=None, mirror=None, device: str = "auto",
                  overrides: dict | None = None, checkpoint_dir=None, progress: bool = True,
-                 echo=print, task: str | None = None, embeddings: dict | None = None) -> dict:
+                 echo=print, task: str | None = None, embeddings: dict | None = None,
+                 checkpoint_seconds: float | None = None) -> dict:
     """Run the protocol and return the result record (see ``docs/protocol.md``).
 
     ``split``, ``runs`` and ``epochs`` default to the method's shipped protocol for the dataset;
@@ -169,7 +170,8 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
         from .modalities import run_modality_pretrain
         return run_modality_pretrain(method, spec, runs=runs, epochs=epochs, root=root,
                                      mirror=mirror, device=device, overrides=overrides,
-                                     checkpoint_dir=checkpoint_dir, progress=progress,
+                                     checkpoint_dir=checkpoint_dir,
+                                     checkpoint_seconds=checkpoint_seconds, progress=progress,
                                      echo=echo, embeddings=embeddings)
     if "graph" not in method_cls.modalities:
         raise ValueError(f"{method} trains {'/'.join(method_cls.modalities)} encoders; "
@@ -189,6 +191,7 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
             from .transfer import run_transfer
             return run_transfer(method, dataset_obj, config, runs=runs, epochs=epochs,
                                 device=device, checkpoint_dir=checkpoint_dir,
+                                checkpoint_seconds=checkpoint_seconds,
                                 progress=progress, echo=echo, root=root, mirror=mirror)
         if task != "graph":
             raise ValueError(f"{spec.name} is a graph-level dataset: its protocols are graph "
@@ -197,6 +200,7 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
                              f"dataset (Cora, ...) for node or link tasks")
         return run_graph_pretrain(method, dataset_obj, config, runs=runs, epochs=epochs,
                                   device=device, checkpoint_dir=checkpoint_dir,
+                                  checkpoint_seconds=checkpoint_seconds,
                                   progress=progress, echo=echo, embeddings=embeddings)
     if spec.task != "node":
         raise NotImplementedError(
@@ -208,6 +212,7 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
     if task == "link":
         return run_link_pretrain(method, dataset_obj, config, runs=runs, epochs=epochs,
                                  device=device, checkpoint_dir=checkpoint_dir,
+                                 checkpoint_seconds=checkpoint_seconds,
                                  progress=progress, echo=echo)
     if task not in ("node", "cluster"):
         raise ValueError(f"task must be 'node', 'cluster' or 'link' for the node-level dataset "
@@ -256,7 +261,7 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
             train_data = build_sampler(data, config["data"]["sampler"], seed=run)
         # -- end mini-batch training
         trainer, seconds, new_epochs = _train_run(model, train_data, config, run,
-                                                  checkpoint_dir, progress, dev)
+                                                  checkpoint_dir, progress, dev, checkpoint_seconds)
         pretrain_seconds, epochs_run = pretrain_seconds + seconds, epochs_run + new_epochs
         z = model.embed(data).cpu()
         if embeddings is not None:
@@ -297,7 +302,8 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
 
 
 def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=None,
-                       device="auto", checkpoint_dir=None, progress=True, echo=print,
+                       device="auto", checkpoint_dir=None, checkpoint_seconds=None,
+                       progress=True, echo=print,
                        embeddings: dict | None = None) -> dict:
     """Graph-level protocol (InfoGraph, GraphCL, MVGRL): pretrain on all graphs without labels,
     embed every graph, and score the frozen embeddings with an SVM under 10-fold stratified
@@ -333,7 +339,7 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
         model = build_method(method, dataset.num_features, **config["model"]).to(dev)
         loader = graph_batches(dataset, batch_size)
         trainer, seconds, new_epochs = _train_run(model, loader, config, run, checkpoint_dir,
-                                                  progress, dev)
+                                                  progress, dev, checkpoint_seconds)
         pretrain_seconds, epochs_run = pretrain_seconds + seconds, epochs_run + new_epochs
         z = torch.cat([model.embed_graphs(b.to(dev)).cpu()
                        for b in DataLoader(dataset, batch_size=512)])
@@ -360,7 +366,8 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
 
 
 def run_link_pretrain(method: str, dataset, config: dict, runs=None, epochs=None,
-                      device="auto", checkpoint_dir=None, progress=True, echo=print) -> dict:
+                      device="auto", checkpoint_dir=None, checkpoint_seconds=None,
+                      progress=True, echo=print) -> dict:
     """Link-prediction protocol (GAE, VGAE, ARGA): for run ``r``, hold out edges with
     ``split_edges(data, seed=r)`` (``protocol.link``: ``val_ratio``, ``test_ratio``), pretrain
     on the training graph only, embed it, and score the held-out edges and as many sampled
@@ -392,7 +399,7 @@ def run_link_pretrain(method: str, dataset, config: dict, runs=None, epochs=None
         if getattr(model.encoder, "supports_sparse_input", False) and model.encoder.sparse_input:
             train_data = to_sparse_features(train_data)
         trainer, seconds, new_epochs = _train_run(model, train_data, config, run,
-                                                  checkpoint_dir, progress, dev)
+                                                  checkpoint_dir, progress, dev, checkpoint_seconds)
         pretrain_seconds, epochs_run = pretrain_seconds + seconds, epochs_run + new_epochs
         z = model.embed(train_data).cpu()
         result = {f"{part}_{k}": v for part, edges in (("val", val), ("test", test))
@@ -409,10 +416,16 @@ def run_link_pretrain(method: str, dataset, config: dict, runs=None, epochs=None
 
 def training_summary(trainer) -> dict:
     """Per-run fields of the record: epochs trained, the last and every epoch's training loss
-    (the loss curve the benchmark plots draw)."""
+    (the loss curve the benchmark plots draw); for a run resumed from a checkpoint, the epoch
+    it resumed at and the summed epoch times of the epochs before it."""
     curve = [h["loss"] for h in trainer.history]
-    return {"epochs": len(curve), "final_loss": curve[-1] if curve else None,
-            "loss_curve": curve}
+    summary = {"epochs": len(curve), "final_loss": curve[-1] if curve else None,
+               "loss_curve": curve}
+    resumed = trainer.resumed_from_epoch
+    if resumed:  # the epochs an earlier, interrupted call trained, and their measured time
+        summary.update(resumed_at_epoch=resumed, seconds_before_resume=sum(
+            h.get("seconds", 0.0) for h in trainer.history[:resumed]))
+    return summary
 
 
 def graph_transforms(dataset, data_config: dict):
@@ -457,11 +470,14 @@ def graph_batches(graphs, batch_size: int):
                       drop_last=len(graphs) % batch_size == 1)
 
 
-def _train_run(model, data, config, run, checkpoint_dir, progress, dev):
-    """Pretrain run ``run`` (seed ``run``; resumable under ``checkpoint_dir/run{run}``).
+def _train_run(model, data, config, run, checkpoint_dir, progress, dev,
+               checkpoint_seconds=None):
+    """Pretrain run ``run`` (seed ``run``; resumable under ``checkpoint_dir/run{run}``, saved
+    at most every ``checkpoint_seconds``).
     Returns the trainer, the seconds spent and the epochs trained by this call."""
     ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"run{run}"
-    trainer = Trainer(seed=run, progress=progress, checkpoint_dir=ckpt, **config["train"])
+    trainer = Trainer(seed=run, progress=progress, checkpoint_dir=ckpt,
+                      **{"checkpoint_seconds": checkpoint_seconds, **config["train"]})
     start = time.perf_counter()
     trainer.fit(model, data, resume=ckpt is not None)
     if dev.type == "cuda":

@@ -11,7 +11,10 @@ from ..filelock import file_lock, try_file_lock
 FORMAT = "graphssl-bench"
 VERSION = 1
 #: fields that differ between two runs of the same cell (timing, memory, machine state)
-VOLATILE = ("seconds", "seconds_per_epoch", "peak_rss_mb", "finished_at", "threads", "peer")
+#: how a cell was made rather than what it found: times, memory, and where an interrupted cell
+#: resumed (its result equals an uninterrupted run's)
+VOLATILE = ("seconds", "seconds_per_epoch", "peak_rss_mb", "finished_at", "threads", "peer",
+            "pretrain_epochs_here", "resumed_at_epoch", "seconds_before_resume")
 
 
 class ResultsError(RuntimeError):

@@ -3,11 +3,13 @@ to the JSONL, then render the leaderboard and plots; ``graphssl report`` re-rend
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ..checks import check_positive
 from .config import config_hash
 from .environment import DEVICE_KEYS, peak_rss_mb
 from .grid import Cell, GridError, load_grid
@@ -20,13 +22,25 @@ from .selection import parse_only, select_cells
 
 #: per-run fields of a protocol record kept in a cell's result
 RUN_FIELDS = ("epochs", "final_loss", "loss_curve", "C", "best_epoch", "fold_acc",
-              "fold_inner_acc", "acc_std_folds", "probe_seconds")
+              "fold_inner_acc", "acc_std_folds", "probe_seconds", "resumed_at_epoch",
+              "seconds_before_resume")
+
+#: how often a cell's training is checkpointed by default (``run_grid(checkpoint_seconds=)``,
+#: ``graphssl bench --checkpoint-seconds``): a cell killed mid-training loses at most about
+#: this much of it, and a fast epoch does not pay for a save each time
+CHECKPOINT_SECONDS = 60.0
 
 
 def cell_record(cell: Cell, record: dict, seconds: float) -> dict:
     """The JSONL line of a finished cell: what ran (key, names, configuration, versions, device)
-    and what came out (metrics of its one run, loss curve, time, memory)."""
+    and what came out (metrics of its one run, loss curve, time, memory).
+
+    ``seconds`` is this call's wall-clock time; a cell resumed from its checkpoint adds the
+    measured epoch times of the epochs trained before the interruption
+    (``seconds_before_resume``; the interrupted process's setup and its epochs after the last
+    checkpoint are not counted), so that its time estimates an uninterrupted run's."""
     run = record["per_run"][0]
+    seconds += run.get("seconds_before_resume", 0.0)
     metrics = {k: v for k, v in run.items()
                if k.startswith(("test_", "val_", "train_")) and isinstance(v, (int, float))}
     return {
@@ -47,7 +61,7 @@ def cell_record(cell: Cell, record: dict, seconds: float) -> dict:
 
 def run_grid(config, results, root=None, mirror=None, device="auto", progress=True,
              echo=print, plots: bool = True, shard: tuple[int, int] | str | None = None,
-             only=None) -> dict:
+             only=None, checkpoint_seconds: float | None = CHECKPOINT_SECONDS) -> dict:
     """Run every unfinished cell of the grid file ``config``; results go to
     ``results/results.jsonl`` (one line per cell), ``results/leaderboard.md`` and
     ``results/plots/``. Everything is validated first (names, hyperparameters, the results
@@ -62,7 +76,15 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
     splits the grid statically: only every n-th cell, starting at the k-th, of the cells
     ``only`` keeps (``['dataset=Cora,CiteSeer', 'method=dgi']``, see
     ``graphssl.bench.selection``; cells keep their keys, so a slice fills the same results).
-    Each process renders the leaderboard of every finished cell when it ends."""
+    Each process renders the leaderboard of every finished cell when it ends.
+
+    A cell's training is checkpointed at most every ``checkpoint_seconds`` (and at its end)
+    under ``results/.checkpoints/cell-KEY``, so that a cell killed mid-training resumes where
+    its last checkpoint left it, with the same result; the folder is deleted once the cell's
+    line is written. ``checkpoint_seconds=None``: no cell checkpoints (transfer cells still
+    keep their shared pretraining)."""
+    if checkpoint_seconds is not None:
+        check_positive("checkpoint_seconds", checkpoint_seconds)
     grid = load_grid(config)
     shard_index, shard_count = parse_shard(shard)
     selected = select_cells(grid.cells, parse_only(only))
@@ -98,8 +120,9 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
                     continue
                 embeddings: dict = {}
                 line = _run_cell(cell, root, mirror, device, progress, embeddings, timed,
-                                 store.folder)
+                                 store.folder, checkpoint_seconds)
                 store.append(line)
+                shutil.rmtree(cell_checkpoint_dir(cell, store.folder), ignore_errors=True)
             ran += 1
             group = (cell.method, line["dataset"])
             if embeddings and group not in embeddings_by_group:
@@ -142,17 +165,26 @@ def transfer_checkpoint_dir(cell: Cell, folder) -> Path | None:
     return Path(folder) / ".checkpoints" / f"transfer-{shared}"
 
 
+def cell_checkpoint_dir(cell: Cell, folder) -> Path:
+    """Where a cell keeps its training while it runs: ``folder/.checkpoints/cell-KEY`` (the
+    cell's key, so a checkpoint only ever resumes the configuration that wrote it)."""
+    return Path(folder) / ".checkpoints" / f"cell-{cell.key}"
+
+
 def _run_cell(cell: Cell, root, mirror, device, progress, embeddings: dict, timed: set,
-              folder=None) -> dict:
+              folder=None, checkpoint_seconds: float | None = None) -> dict:
     """One cell's ``run_pretrain`` as a results line (with the peer timing the first time a
-    (method, dataset) with ``peers: true`` runs)."""
+    (method, dataset) with ``peers: true`` runs); checkpointed under ``folder`` (transfer
+    cells: their shared pretraining; others, with ``checkpoint_seconds``: their own)."""
     start = time.perf_counter()
     checkpoint_dir = None if folder is None else transfer_checkpoint_dir(cell, folder)
+    if checkpoint_dir is None and folder is not None and checkpoint_seconds is not None:
+        checkpoint_dir = cell_checkpoint_dir(cell, folder)
     record = run_pretrain(cell.method, cell.dataset, split=cell.split, runs=[cell.seed],
                           epochs=cell.epochs, root=root, mirror=mirror, device=device,
                           overrides=cell.overrides, progress=progress,
                           echo=lambda *a, **k: None, task=cell.task, embeddings=embeddings,
-                          checkpoint_dir=checkpoint_dir)
+                          checkpoint_dir=checkpoint_dir, checkpoint_seconds=checkpoint_seconds)
     line = cell_record(cell, record, time.perf_counter() - start)
     group = (cell.method, line["dataset"])
     if cell.peers and group not in timed and cell.method in PEERS:

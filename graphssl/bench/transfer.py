@@ -72,7 +72,7 @@ def pretraining_molecules(names, root=None, mirror=None):
 
 def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, device="auto",
                  checkpoint_dir=None, progress=True, echo=print, root=None,
-                 mirror=None) -> dict:
+                 mirror=None, checkpoint_seconds=None) -> dict:
     """Pretrain ``method`` on ``protocol.pretrain_on`` (default: the training molecules of
     ogbg-molbace, ogbg-molesol and ogbg-molfreesolv, the OGB molecule sets available offline),
     seed 0; then for each seed ``s < runs`` (default 10) fine-tune the pretrained encoder and a
@@ -115,7 +115,7 @@ def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, dev
     # and then load the finished checkpoint
     for run in claimed_runs([0], checkpoint_dir, echo):
         trainer, seconds, epochs_run = _train_run(model, loader, config, run, checkpoint_dir,
-                                                  progress, dev)
+                                                  progress, dev, checkpoint_seconds)
     pretrained = copy.deepcopy(model.encoder).cpu()
     num_tasks, task_type = target.num_tasks, target.task_type
     results, finetune_seconds = [], 0.0

@@ -25,6 +25,8 @@ from .seed import seed_everything
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 SYNC_MODES = ("ddp", "post_local_sgd")
+#: the clock of ``checkpoint_seconds`` (a name of its own, so that tests can drive it)
+_now = time.monotonic
 logger = logging.getLogger("graphssl.train")
 
 
@@ -45,6 +47,11 @@ class Trainer:
             then cosine decay to 0 at ``epochs`` (BGRL's schedule).
         checkpoint_dir: write ``checkpoint.pt`` there every ``checkpoint_every`` epochs (and at the
             end), atomically.
+        checkpoint_seconds: save at most this often: an epoch that ``checkpoint_every`` selects
+            is saved only if at least this many seconds passed since the last save (or the
+            start), so that short epochs of a large model do not spend their time writing
+            checkpoints; ``None`` (default): every selected epoch. Not part of the run's
+            configuration: a checkpoint resumes under any interval.
         log_path: JSONL file, one record per epoch (``epoch``, ``loss``, ``seconds``).
         progress: show a tqdm bar.
         distributed: ``None`` (default): train data-parallel exactly when a process group is
@@ -90,7 +97,7 @@ class Trainer:
     def __init__(self, epochs: int = 100, lr: float = 1e-3, weight_decay: float = 0.0,
                  optimizer: str = "adam", seed: int = 0, patience: int | None = None,
                  checkpoint_dir: str | os.PathLike | None = None, checkpoint_every: int = 1,
-                 log_path: str | os.PathLike | None = None, progress: bool = True,
+                 checkpoint_seconds: float | None = None, log_path: str | os.PathLike | None = None, progress: bool = True,
                  lr_schedule: str | None = None, warmup_epochs: int = 0,
                  distributed: bool | None = None, fsdp: bool = False, sync: str = "ddp",
                  average_every: int = 4, sync_warmup_steps: int = 0,
@@ -103,6 +110,8 @@ class Trainer:
         if patience is not None:
             patience = check_positive_int("patience", patience)
         checkpoint_every = check_positive_int("checkpoint_every", checkpoint_every)
+        if checkpoint_seconds is not None:
+            check_positive("checkpoint_seconds", checkpoint_seconds)
         if lr_schedule not in (None, "cosine"):
             raise ValueError(f"lr_schedule must be None or 'cosine', got {lr_schedule!r}")
         if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, numbers.Integral) \
@@ -135,7 +144,7 @@ class Trainer:
         self.epochs, self.lr, self.weight_decay = epochs, lr, weight_decay
         self.optimizer, self.seed, self.patience = optimizer, seed, patience
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-        self.checkpoint_every = checkpoint_every
+        self.checkpoint_every, self.checkpoint_seconds = checkpoint_every, checkpoint_seconds
         self.log_path = Path(log_path) if log_path is not None else None
         self.progress = progress
         self.history: list[dict] = []
@@ -198,6 +207,7 @@ class Trainer:
         bar = tqdm(total=self.epochs, initial=epoch, disable=not (self.progress and main),
                    desc=type(method).__name__, leave=False)
         steps_per_epoch = len(batches) if hasattr(batches, "__len__") else None
+        last_save, saved_epoch = _now(), None
         total_steps = self.epochs * steps_per_epoch if steps_per_epoch else None
         if ctx is not None:
             ctx.resume_sync(epoch * (steps_per_epoch or 0))
@@ -246,8 +256,9 @@ class Trainer:
                     self._log(record)
                 bar.update(1)
                 bar.set_postfix(loss=f"{record['loss']:.4f}")
-                if self.checkpoint_dir is not None and (epoch % self.checkpoint_every == 0):
+                if self._save_due(epoch, last_save, ctx):
                     self._save(method, optim, generator, epoch, state, ctx)
+                    last_save, saved_epoch = _now(), epoch
         except KeyboardInterrupt:
             bar.close()
             last = self.checkpoint_path if self.checkpoint_path and self.checkpoint_path.exists() \
@@ -261,7 +272,9 @@ class Trainer:
         bar.close()
         if ctx is not None:
             ctx.finish()  # post-local SGD: a last average, so every rank ends with one model
-        if self.checkpoint_dir is not None:
+        # the end state, unless the last epoch's save already holds it (post-local SGD's last
+        # average changes the parameters after the loop)
+        if self.checkpoint_dir is not None and (saved_epoch != epoch or ctx is not None):
             self._save(method, optim, generator, epoch, state, ctx)
         if ctx is not None:
             ctx.unwrap()  # FSDP: the trained full weights back into ``method``
@@ -385,6 +398,17 @@ class Trainer:
             state["best_state"] = copy.deepcopy(method.state_dict())
         else:
             state["bad_epochs"] += 1
+
+    def _save_due(self, epoch: int, last_save: float, ctx=None) -> bool:
+        """Whether to checkpoint after ``epoch``: a multiple of ``checkpoint_every``, and with
+        ``checkpoint_seconds``, that long after the last save. Under a process group rank 0's
+        clock decides for every rank (saving gathers from all of them)."""
+        if self.checkpoint_dir is None or epoch % self.checkpoint_every:
+            return False
+        if self.checkpoint_seconds is None:
+            return True
+        due = _now() - last_save >= self.checkpoint_seconds
+        return due if ctx is None else ctx.main_decides(due)
 
     def _save(self, method, optim, generator, epoch, state, ctx=None):
         if ctx is None:
@@ -514,6 +538,12 @@ class _DistributedRun:
             self.nonfinite_ranks = f"{int(stats[1].item())} of {self.world_size} ranks"
             return None
         return stats[0].item() / self.world_size
+
+    def main_decides(self, flag: bool) -> bool:
+        """Rank 0's ``flag`` on every rank (a time-based choice must be the same everywhere)."""
+        value = torch.tensor([float(flag)], device=self.device)
+        self.dist.broadcast(value, src=0)
+        return bool(value.item())
 
     def after_optimizer_step(self):
         averager = self.averager
