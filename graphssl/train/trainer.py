@@ -97,7 +97,8 @@ class Trainer:
     def __init__(self, epochs: int = 100, lr: float = 1e-3, weight_decay: float = 0.0,
                  optimizer: str = "adam", seed: int = 0, patience: int | None = None,
                  checkpoint_dir: str | os.PathLike | None = None, checkpoint_every: int = 1,
-                 checkpoint_seconds: float | None = None, log_path: str | os.PathLike | None = None, progress: bool = True,
+                 checkpoint_seconds: float | None = None,
+                 log_path: str | os.PathLike | None = None, progress: bool = True,
                  lr_schedule: str | None = None, warmup_epochs: int = 0,
                  distributed: bool | None = None, fsdp: bool = False, sync: str = "ddp",
                  average_every: int = 4, sync_warmup_steps: int = 0,
@@ -207,7 +208,8 @@ class Trainer:
         bar = tqdm(total=self.epochs, initial=epoch, disable=not (self.progress and main),
                    desc=type(method).__name__, leave=False)
         steps_per_epoch = len(batches) if hasattr(batches, "__len__") else None
-        last_save, saved_epoch = _now(), None
+        # a resumed run starts from a checkpoint that already holds its epoch
+        last_save, saved_epoch = _now(), (epoch or None)
         total_steps = self.epochs * steps_per_epoch if steps_per_epoch else None
         if ctx is not None:
             ctx.resume_sync(epoch * (steps_per_epoch or 0))
