@@ -171,6 +171,23 @@ def test_a_cell_killed_mid_training_resumes_from_its_checkpoint(tmp_path, monkey
     assert not list((tmp_path / "killed" / ".checkpoints").iterdir())
 
 
+def test_a_finished_cells_leftover_checkpoint_is_deleted_by_the_next_start(tmp_path):
+    """A process killed between writing a cell's line and deleting its checkpoint leaves the
+    folder behind; the next start deletes it and keeps an unfinished cell's checkpoint."""
+    grid = write(tmp_path, PLAIN.replace("[dgi, grace]", "[grace]").replace("[0, 1]", "[0]"))
+    quiet = dict(progress=False, echo=lambda *a: None, plots=False)
+    run_grid(grid, tmp_path / "results", **quiet)
+    [line] = ResultStore(tmp_path / "results").load()
+    leftover = tmp_path / "results" / ".checkpoints" / f"cell-{line['key']}" / "run0"
+    unfinished = tmp_path / "results" / ".checkpoints" / "cell-0123456789ab" / "run0"
+    for folder in (leftover, unfinished):
+        folder.mkdir(parents=True)
+        (folder / "checkpoint.pt").write_bytes(b"x")
+    summary = run_grid(grid, tmp_path / "results", **quiet)
+    assert summary["ran"] == 0 and summary["skipped"] == 1
+    assert not leftover.parent.exists() and (unfinished / "checkpoint.pt").exists()
+
+
 def test_store_drops_a_half_written_line_and_refuses_other_versions(tmp_path):
     store = ResultStore(tmp_path)
     store.append({"key": "a", "x": 1})

@@ -81,8 +81,9 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
     A cell's training is checkpointed at most every ``checkpoint_seconds`` (and at its end)
     under ``results/.checkpoints/cell-KEY``, so that a cell killed mid-training resumes where
     its last checkpoint left it, with the same result; the folder is deleted once the cell's
-    line is written. ``checkpoint_seconds=None``: no cell checkpoints (transfer cells still
-    keep their shared pretraining)."""
+    line is written (or, if the process died in between, by the next start).
+    ``checkpoint_seconds=None``: no cell checkpoints (transfer cells still keep their shared
+    pretraining)."""
     if checkpoint_seconds is not None:
         check_positive("checkpoint_seconds", checkpoint_seconds)
     grid = load_grid(config)
@@ -92,6 +93,7 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
     store.check_writable()
     records = store.load()
     finished = {r["key"] for r in records}
+    drop_finished_cell_checkpoints(store.folder, finished)
     # paths relative to the results folder: the folder can move with its repository
     store.write_meta({"name": grid.name, "config": _relative(grid.path, store.folder),
                       "published": _relative(grid.published, store.folder)})
@@ -169,6 +171,18 @@ def cell_checkpoint_dir(cell: Cell, folder) -> Path:
     """Where a cell keeps its training while it runs: ``folder/.checkpoints/cell-KEY`` (the
     cell's key, so a checkpoint only ever resumes the configuration that wrote it)."""
     return Path(folder) / ".checkpoints" / f"cell-{cell.key}"
+
+
+def drop_finished_cell_checkpoints(folder, finished: set) -> list:
+    """Delete the ``folder/.checkpoints/cell-KEY`` folders of cells whose line is already in the
+    results (a process killed between writing a cell's line and deleting its checkpoint leaves
+    one); checkpoints of unfinished cells stay, for their cells to resume. Returns the deleted
+    folders."""
+    stale = [path for path in sorted((Path(folder) / ".checkpoints").glob("cell-*"))
+             if path.name.removeprefix("cell-") in finished]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return stale
 
 
 def _run_cell(cell: Cell, root, mirror, device, progress, embeddings: dict, timed: set,
