@@ -188,6 +188,27 @@ def test_a_finished_cells_leftover_checkpoint_is_deleted_by_the_next_start(tmp_p
     assert not leftover.parent.exists() and (unfinished / "checkpoint.pt").exists()
 
 
+def test_training_summary_keeps_float32_digits_and_thins_long_curves():
+    class Trained:  # the one attribute training_summary reads besides resumed_from_epoch
+        resumed_from_epoch = 0
+
+    short, long = Trained(), Trained()
+    losses = torch.linspace(2.0, 0.5, 1001).tolist()   # float32 values as Python floats
+    short.history = [{"loss": v} for v in losses[:3]]
+    long.history = [{"loss": v} for v in losses]
+    def as_float32(values):
+        return torch.tensor(values, dtype=torch.float32).tolist()
+
+    summary = pretrain_module.training_summary(short)
+    assert "loss_curve_every" not in summary
+    assert as_float32(summary["loss_curve"]) == losses[:3]  # the same float32 values
+    assert summary["loss_curve"][1] == 1.9985  # with a float32's digits, not a float64's 17
+    summary = pretrain_module.training_summary(long)
+    assert pretrain_module.MAX_CURVE_POINTS == 200 and summary["loss_curve_every"] == 6
+    assert as_float32(summary["loss_curve"]) == losses[::6] and len(summary["loss_curve"]) == 167
+    assert summary["epochs"] == 1001 and summary["final_loss"] == losses[-1]
+
+
 def test_store_drops_a_half_written_line_and_refuses_other_versions(tmp_path):
     store = ResultStore(tmp_path)
     store.append({"key": "a", "x": 1})

@@ -70,6 +70,10 @@ def test_loss_curves_colours_by_group_and_log_scale(tmp_path, monkeypatch):
     a, b, c = ax.get_lines()
     assert a.get_color() == b.get_color() != c.get_color()
     np.testing.assert_array_equal(a.get_xdata(), [1, 2, 3])  # 1-based epochs
+    # a long run's record keeps every k-th epoch: x is epochs 1, 1 + k, ...
+    plot_loss_curves([record("bgrl", "Photo", 0, [3.0, 2.0, 1.5], loss_curve_every=50)],
+                     tmp_path / "thinned.png")
+    np.testing.assert_array_equal(figures[-1].axes[0].get_lines()[0].get_xdata(), [1, 51, 101])
     # a non-positive loss or a small range keeps a linear axis
     plot_loss_curves([record("vgae", "Cora", 0, [5.0, -1.0, 0.5])], tmp_path / "lin1.png")
     assert figures[-1].axes[0].get_yscale() == "linear"

@@ -91,8 +91,8 @@ def _curve(record, i: int):
 def plot_loss_curves(records: Sequence[Mapping], path, title: str | None = None) -> Path:
     """Plot the per-epoch training loss of each record and write it as a PNG.
 
-    One line per record, labelled ``'method / dataset / seed s'``, with x the epoch (1-based)
-    and y the loss. Records of the same method and dataset share a colour (seeds differ by line
+    One line per record, labelled ``'method / dataset / seed s'``, with x the epoch (1-based;
+    epochs 1, 1 + k, ... for a record with ``loss_curve_every: k``) and y the loss. Records of the same method and dataset share a colour (seeds differ by line
     style). The y axis is logarithmic only when every finite loss is positive and they span more
     than a factor of 100. Records whose ``loss_curve`` is missing or empty are skipped.
 
@@ -135,7 +135,8 @@ def plot_loss_curves(records: Sequence[Mapping], path, title: str | None = None)
     ax = fig.add_subplot()
     for colour, ((method, dataset), members) in zip(colours, groups.items()):
         for j, (record, values) in enumerate(members):
-            ax.plot(np.arange(1, len(values) + 1), values, color=colour,
+            every = record.get("loss_curve_every", 1)  # a long run keeps every k-th epoch
+            ax.plot(1 + every * np.arange(len(values)), values, color=colour,
                     linestyle=_LINESTYLES[j % len(_LINESTYLES)], linewidth=1.4,
                     marker="o" if len(values) == 1 else None,
                     label=f"{method} / {dataset} / seed {record.get('seed', '?')}")

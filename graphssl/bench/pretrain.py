@@ -6,6 +6,7 @@ import statistics
 import time
 from pathlib import Path
 
+import numpy
 import torch
 import torch_geometric.transforms as T
 
@@ -414,13 +415,23 @@ def run_link_pretrain(method: str, dataset, config: dict, runs=None, epochs=None
                    metrics=(("auc", "test AUC"), ("ap", "test AP")))
 
 
+#: the most points a run's ``loss_curve`` keeps: a longer run keeps every k-th epoch's loss
+#: (``loss_curve_every: k``), so that a 10,000-epoch run adds 2 kB to a results file, not 100 kB
+MAX_CURVE_POINTS = 200
+
+
 def training_summary(trainer) -> dict:
-    """Per-run fields of the record: epochs trained, the last and every epoch's training loss
-    (the loss curve the benchmark plots draw); for a run resumed from a checkpoint, the epoch
-    it resumed at and the summed epoch times of the epochs before it."""
+    """Per-run fields of the record: epochs trained, the last epoch's training loss and the
+    loss curve the benchmark plots draw (each epoch's loss with the digits of a float32, the
+    precision it was computed in; above :data:`MAX_CURVE_POINTS` epochs, epochs 1, 1 + k,
+    1 + 2k, ... with ``loss_curve_every: k``); for a run resumed from a checkpoint, the epoch it
+    resumed at and the summed epoch times of the epochs before it."""
     curve = [h["loss"] for h in trainer.history]
+    every = max(1, -(-len(curve) // MAX_CURVE_POINTS))
     summary = {"epochs": len(curve), "final_loss": curve[-1] if curve else None,
-               "loss_curve": curve}
+               "loss_curve": [float(str(numpy.float32(v))) for v in curve[::every]]}
+    if every > 1:
+        summary["loss_curve_every"] = every
     resumed = trainer.resumed_from_epoch
     if resumed:  # the epochs an earlier, interrupted call trained, and their measured time
         summary.update(resumed_at_epoch=resumed, seconds_before_resume=sum(

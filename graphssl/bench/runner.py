@@ -21,8 +21,8 @@ from .results import ResultStore
 from .selection import parse_only, select_cells
 
 #: per-run fields of a protocol record kept in a cell's result
-RUN_FIELDS = ("epochs", "final_loss", "loss_curve", "C", "best_epoch", "fold_acc",
-              "fold_inner_acc", "acc_std_folds", "probe_seconds", "resumed_at_epoch",
+RUN_FIELDS = ("epochs", "final_loss", "loss_curve", "loss_curve_every", "C", "best_epoch",
+              "fold_acc", "fold_inner_acc", "acc_std_folds", "probe_seconds", "resumed_at_epoch",
               "seconds_before_resume")
 
 #: how often a cell's training is checkpointed by default (``run_grid(checkpoint_seconds=)``,
