@@ -92,9 +92,10 @@ def plot_loss_curves(records: Sequence[Mapping], path, title: str | None = None)
     """Plot the per-epoch training loss of each record and write it as a PNG.
 
     One line per record, labelled ``'method / dataset / seed s'``, with x the epoch (1-based;
-    epochs 1, 1 + k, ... for a record with ``loss_curve_every: k``) and y the loss. Records of the same method and dataset share a colour (seeds differ by line
-    style). The y axis is logarithmic only when every finite loss is positive and they span more
-    than a factor of 100. Records whose ``loss_curve`` is missing or empty are skipped.
+    epochs 1, 1 + k, ... for a record with ``loss_curve_every: k``) and y the loss. Records of
+    the same method and dataset share a colour (seeds differ by line style). The y axis is
+    logarithmic only when every finite loss is positive and they span more than a factor of
+    100. Records whose ``loss_curve`` is missing or empty are skipped.
 
     Args:
         records: result records (dicts with ``method``, ``dataset``, ``seed`` and

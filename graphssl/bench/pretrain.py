@@ -6,7 +6,7 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy
+import numpy as np
 import torch
 import torch_geometric.transforms as T
 
@@ -429,7 +429,7 @@ def training_summary(trainer) -> dict:
     curve = [h["loss"] for h in trainer.history]
     every = max(1, -(-len(curve) // MAX_CURVE_POINTS))
     summary = {"epochs": len(curve), "final_loss": curve[-1] if curve else None,
-               "loss_curve": [float(str(numpy.float32(v))) for v in curve[::every]]}
+               "loss_curve": [float(str(np.float32(v))) for v in curve[::every]]}
     if every > 1:
         summary["loss_curve_every"] = every
     resumed = trainer.resumed_from_epoch
