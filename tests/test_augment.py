@@ -152,6 +152,24 @@ def test_ppr_matches_closed_form_and_is_batched(batch):
     assert torch.allclose(batched.edge_weight[m].sum(), single.edge_weight.sum(), atol=1e-4)
 
 
+@pytest.mark.parametrize("minmax", [False, True])
+def test_ppr_solves_an_oversized_batch_in_chunks_with_the_same_result(minmax):
+    graphs = [small_graph(n, 3 * n, seed=n) for n in (30, 5, 12, 8, 30, 6)]
+    for g in graphs:
+        g.edge_weight = None
+    batch = Batch.from_data_list(graphs)
+    whole = PPRDiffusion(alpha=0.2, eps=1e-3, minmax_columns=minmax)(batch)
+    chunked = PPRDiffusion(alpha=0.2, eps=1e-3, minmax_columns=minmax)
+    chunked.MAX_DENSE_ENTRIES = 2 * 30 * 30  # 6 x 30^2 padded entries do not fit in one solve
+    out = chunked(batch)
+    assert torch.equal(out.edge_index, whole.edge_index)  # same edges, same order
+    assert torch.allclose(out.edge_weight, whole.edge_weight, atol=1e-6)
+    too_small = PPRDiffusion(alpha=0.2)
+    too_small.MAX_DENSE_ENTRIES = 29 * 29  # the 30-node graphs alone do not fit
+    with pytest.raises(ValueError, match="a graph of 30 nodes needs 30\\^2 entries.*GDC"):
+        too_small(batch)
+
+
 def test_ppr_bad_alpha():
     with pytest.raises(ValueError, match="alpha must be in \\(0, 1\\)"):
         PPRDiffusion(alpha=1.0)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import torch
-from torch_geometric.utils import to_dense_adj
 
 from ..checks import check_non_negative, check_number
 from .base import Augmentation, graph_index, shallow_copy
@@ -22,10 +21,13 @@ class PPRDiffusion(Augmentation):
     a constant set left as it is): the columns of :math:`S` as the MVGRL authors multiply
     :math:`S X`, scaled by scikit-learn's ``MinMaxScaler`` in their CiteSeer loader. The
     diffusion is then no longer symmetric.
-    Deterministic: ``generator`` is unused. Memory is ``B * n_max^2`` floats, so very large
-    graphs are refused with the alternative named.
+    Deterministic: ``generator`` is unused. Memory is ``B * n_max^2`` floats; a batch above
+    ``MAX_DENSE_ENTRIES`` of them (one 620-node PROTEINS graph padding 511 small ones, say) is
+    solved in chunks of graphs of similar size instead, each within the bound, with the edges
+    in the same order; only a single graph beyond it is refused, with the alternative named.
     """
 
+    #: the most padded ``[B, n, n]`` entries one solve may hold (10^8 float32: 400 MB a buffer)
     MAX_DENSE_ENTRIES = 10 ** 8
 
     def __init__(self, alpha: float = 0.2, eps: float = 1e-4, minmax_columns: bool = False):
@@ -43,18 +45,54 @@ class PPRDiffusion(Augmentation):
             batch = torch.zeros(n, dtype=torch.long, device=device)
         counts = torch.bincount(batch, minlength=num_graphs)
         n_max = int(counts.max()) if n else 0
-        if num_graphs * n_max * n_max > self.MAX_DENSE_ENTRIES:
+        if n_max * n_max > self.MAX_DENSE_ENTRIES:
             raise ValueError(
-                f"PPRDiffusion is exact and dense: {num_graphs} x {n_max}^2 entries is too large. "
-                f"For big graphs use torch_geometric.transforms.GDC with approximate PPR, or "
-                f"diffuse mini-batch subgraphs.")
-        weight = getattr(data, "edge_weight", None)
-        adj = to_dense_adj(data.edge_index, batch, edge_attr=weight, max_num_nodes=n_max,
-                           batch_size=num_graphs)
+                f"PPRDiffusion is exact and dense: a graph of {n_max} nodes needs {n_max}^2 "
+                f"entries, above MAX_DENSE_ENTRIES={self.MAX_DENSE_ENTRIES}. For big graphs use "
+                f"torch_geometric.transforms.GDC with approximate PPR, or diffuse mini-batch "
+                f"subgraphs.")
         starts = torch.cumsum(counts, 0) - counts
         local = torch.arange(n, device=device) - starts[batch]
-        real = torch.zeros(num_graphs, n_max, dtype=torch.bool, device=device)
-        real[batch, local] = True
+        weight = getattr(data, "edge_weight", None)
+        if weight is None:
+            weight = torch.ones(data.edge_index.size(1), device=device)
+        if num_graphs * n_max * n_max <= self.MAX_DENSE_ENTRIES:
+            chunks = [torch.arange(num_graphs, device=device)]
+        else:
+            chunks = _size_chunks(counts, self.MAX_DENSE_ENTRIES)
+        parts = [self._diffuse(graphs, counts, starts, batch, local, data.edge_index, weight)
+                 for graphs in chunks]
+        src = torch.cat([p[0] for p in parts])
+        dst = torch.cat([p[1] for p in parts])
+        value = torch.cat([p[2] for p in parts])
+        if len(parts) > 1:  # the order of one solve: by source, then target
+            order = torch.argsort(src * max(n, 1) + dst)
+            src, dst, value = src[order], dst[order], value[order]
+        out = shallow_copy(data)
+        for key in ("edge_attr",):
+            if key in out:
+                del out[key]
+        out.edge_index = torch.stack([src, dst])  # i -> j carries S[i, j]
+        out.edge_weight = value
+        return out
+
+    def _diffuse(self, graphs, counts, starts, batch, local, edge_index, weight):
+        """The sparsified diffusion of the graphs ``graphs`` (ids, in the batch) in one padded
+        solve: ``(source, target, weight)`` of its kept entries, nodes numbered as in the
+        batch."""
+        device = edge_index.device
+        num_graphs = graphs.numel()
+        n_max = int(counts[graphs].max()) if num_graphs else 0
+        slot = torch.full((counts.numel(),), -1, dtype=torch.long, device=device)
+        slot[graphs] = torch.arange(num_graphs, device=device)
+        sizes = counts[graphs]
+        real = torch.arange(n_max, device=device) < sizes.unsqueeze(-1)
+        src, dst = edge_index
+        b = slot[batch[src]]
+        keep = b >= 0
+        adj = torch.zeros(num_graphs, n_max, n_max, dtype=weight.dtype, device=device)
+        adj.index_put_((b[keep], local[src[keep]], local[dst[keep]]), weight[keep],
+                       accumulate=True)
         eye = torch.eye(n_max, device=device).expand(num_graphs, n_max, n_max)
         adj = adj + eye * real.unsqueeze(-1)  # self-loops on real nodes only
         deg = adj.sum(-1)
@@ -66,14 +104,24 @@ class PPRDiffusion(Augmentation):
         s = s * (s > self.eps)
         if self.minmax_columns:
             s = _minmax_columns(s, real, pairs)
-        b, i, j = (s > 0).nonzero(as_tuple=True)
-        out = shallow_copy(data)
-        for key in ("edge_attr",):
-            if key in out:
-                del out[key]
-        out.edge_index = torch.stack([starts[b] + i, starts[b] + j])  # i -> j carries S[i, j]
-        out.edge_weight = s[b, i, j]
-        return out
+        c, i, j = (s > 0).nonzero(as_tuple=True)
+        first = starts[graphs][c]
+        return first + i, first + j, s[c, i, j]
+
+
+def _size_chunks(counts: torch.Tensor, budget: int) -> list[torch.Tensor]:
+    """The graph ids of a batch in chunks for :class:`PPRDiffusion`'s padded solves: graphs in
+    ascending size, each chunk as long as ``len(chunk) * largest^2 <= budget`` allows (every
+    graph alone fits, which the caller has checked)."""
+    order = torch.argsort(counts, stable=True)
+    sizes = counts[order].tolist()
+    chunks, begin = [], 0
+    for end, size in enumerate(sizes):
+        if (end - begin + 1) * size * size > budget:
+            chunks.append(order[begin:end])
+            begin = end
+    chunks.append(order[begin:])
+    return chunks
 
 
 def _minmax_columns(s: torch.Tensor, real: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
