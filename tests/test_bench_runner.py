@@ -171,6 +171,36 @@ def test_a_cell_killed_mid_training_resumes_from_its_checkpoint(tmp_path, monkey
     assert not list((tmp_path / "killed" / ".checkpoints").iterdir())
 
 
+def test_a_cell_killed_after_its_last_epoch_keeps_its_measured_epoch_time(tmp_path, monkeypatch):
+    """A cell killed after training (in its probe, say) trains no epoch when rerun: its
+    seconds per epoch are still those of the epochs measured before the kill, not the rerun's
+    setup time over one epoch."""
+    from graphssl.train import trainer as trainer_module
+    grid = write(tmp_path, PLAIN.replace("[dgi, grace]", "[grace]").replace("[0, 1]", "[0]")
+                 .replace("epochs: 2", "epochs: 5"))
+    quiet = dict(progress=False, echo=lambda *a: None, plots=False)
+    real = trainer_module.Trainer._save
+
+    def killing(self, method, optim, generator, epoch, *args):
+        real(self, method, optim, generator, epoch, *args)
+        if epoch == 5:
+            raise Interrupt
+
+    monkeypatch.setattr(trainer_module.Trainer, "_save", killing)
+    monkeypatch.setattr(trainer_module, "_now", iter(range(10_000)).__next__)
+    with pytest.raises(Interrupt):
+        run_grid(grid, tmp_path / "killed", checkpoint_seconds=1, **quiet)
+    monkeypatch.setattr(trainer_module.Trainer, "_save", real)
+    run_grid(grid, tmp_path / "killed", checkpoint_seconds=1, **quiet)
+    [line] = ResultStore(tmp_path / "killed").load()
+    assert line["resumed_at_epoch"] == 5 and line["pretrain_epochs_here"] == 0
+    # (the 5 measured epochs + the rerun's setup) / 5: at least the measured epochs' mean, at
+    # most the cell's whole time over 5 (the rerun's setup alone, the old figure, is less)
+    measured = line["seconds_before_resume"]
+    assert measured > 0
+    assert measured / 5 <= line["seconds_per_epoch"] <= line["seconds"] / 5
+
+
 def test_a_finished_cells_leftover_checkpoint_is_deleted_by_the_next_start(tmp_path):
     """A process killed between writing a cell's line and deleting its checkpoint leaves the
     folder behind; the next start deletes it and keeps an unfinished cell's checkpoint."""

@@ -81,11 +81,10 @@ class PPRDiffusion(Augmentation):
         solve: ``(source, target, weight)`` of its kept entries, nodes numbered as in the
         batch."""
         device = edge_index.device
-        num_graphs = graphs.numel()
-        n_max = int(counts[graphs].max()) if num_graphs else 0
+        num_graphs, sizes = graphs.numel(), counts[graphs]
+        n_max = int(sizes.max()) if num_graphs else 0
         slot = torch.full((counts.numel(),), -1, dtype=torch.long, device=device)
         slot[graphs] = torch.arange(num_graphs, device=device)
-        sizes = counts[graphs]
         real = torch.arange(n_max, device=device) < sizes.unsqueeze(-1)
         src, dst = edge_index
         b = slot[batch[src]]

@@ -511,10 +511,15 @@ def _record(method, spec, split, runs, results, pretrain_seconds, epochs_run, co
         record[f"val_{key}_mean"] = statistics.fmean(val) if val else None
         summary.append(f"{label} {100 * record[f'test_{key}_mean']:.2f} ± "
                        f"{100 * record[f'test_{key}_std']:.2f}")
+    # a run resumed from a checkpoint counts the epochs it trained before the interruption
+    # with their measured times (training_summary): one resumed after its last epoch trains
+    # none here, and its setup time alone is no epoch time
+    timed_epochs = epochs_run + sum(r.get("resumed_at_epoch", 0) for r in results)
+    timed_seconds = pretrain_seconds + sum(r.get("seconds_before_resume", 0.0) for r in results)
     record.update({
         "probe": probe,
         "per_run": results, "pretrain_seconds": pretrain_seconds,
-        "seconds_per_epoch": pretrain_seconds / max(epochs_run, 1),
+        "seconds_per_epoch": timed_seconds / timed_epochs if timed_epochs else None,
         "epochs_trained_here": epochs_run,
         "peak_rss_mb": peak_rss_mb(), "config": config, "config_hash": config_hash(config),
         "versions": versions(), **device_info(dev),
