@@ -12,6 +12,7 @@ from graphssl.bench.pretrain import resolve_runs, run_pretrain
 from graphssl.bench.results import FORMAT, ResultsError, ResultStore, stable_view
 from graphssl.bench.runner import run_grid
 from graphssl.cli import main
+from graphssl.train.trainer import Trainer
 
 GRID = """\
 name: small
@@ -136,31 +137,43 @@ def test_interrupted_grid_resumes_without_recomputing_and_matches_an_uninterrupt
                     plots=False)["ran"] == 0 and calls == []
 
 
+def _grace_grid(tmp_path, epochs):
+    """A one-cell grid: GRACE, seed 0, ``epochs`` epochs."""
+    return write(tmp_path, PLAIN.replace("[dgi, grace]", "[grace]").replace("[0, 1]", "[0]")
+                 .replace("epochs: 2", f"epochs: {epochs}"))
+
+
+def _kill_grace_grid_at_epoch(grid, results, epoch, monkeypatch):
+    """Run ``grid`` into ``results`` with a checkpoint after every epoch (a counter clock) and
+    kill it right after the save of ``epoch``; ``Trainer._save`` is the real one again after."""
+    from graphssl.train import trainer as trainer_module
+    real = Trainer._save
+
+    def killing(self, method, optim, generator, at, *args):
+        real(self, method, optim, generator, at, *args)
+        if at == epoch:
+            raise Interrupt
+
+    monkeypatch.setattr(Trainer, "_save", killing)
+    monkeypatch.setattr(trainer_module, "_now", iter(range(10_000)).__next__)
+    with pytest.raises(Interrupt):
+        run_grid(grid, results, checkpoint_seconds=1, progress=False, echo=lambda *a: None,
+                 plots=False)
+    monkeypatch.setattr(Trainer, "_save", real)
+
+
 def test_a_cell_killed_mid_training_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     """Cells checkpoint their training (here every epoch): a cell killed at epoch 3 of 5 trains
     only epochs 4-5 when rerun, ends with the uninterrupted run's result, and its checkpoint
     folder goes once its line is written."""
-    from graphssl.train import trainer as trainer_module
-    grid = write(tmp_path, PLAIN.replace("[dgi, grace]", "[grace]").replace("[0, 1]", "[0]")
-                 .replace("epochs: 2", "epochs: 5"))
+    grid = _grace_grid(tmp_path, epochs=5)
     quiet = dict(progress=False, echo=lambda *a: None, plots=False)
     run_grid(grid, tmp_path / "straight", checkpoint_seconds=None, **quiet)
     assert not (tmp_path / "straight" / ".checkpoints").exists()
 
-    real = trainer_module.Trainer._save
-
-    def killing(self, method, optim, generator, epoch, *args):
-        real(self, method, optim, generator, epoch, *args)
-        if epoch == 3:
-            raise Interrupt
-
-    monkeypatch.setattr(trainer_module.Trainer, "_save", killing)
-    monkeypatch.setattr(trainer_module, "_now", iter(range(10_000)).__next__)
-    with pytest.raises(Interrupt):
-        run_grid(grid, tmp_path / "killed", checkpoint_seconds=1, **quiet)
+    _kill_grace_grid_at_epoch(grid, tmp_path / "killed", 3, monkeypatch)
     cells = list((tmp_path / "killed" / ".checkpoints").glob("cell-*/run0/checkpoint.pt"))
     assert len(cells) == 1 and not ResultStore(tmp_path / "killed").load()
-    monkeypatch.setattr(trainer_module.Trainer, "_save", real)
     run_grid(grid, tmp_path / "killed", checkpoint_seconds=1, **quiet)
     [line] = ResultStore(tmp_path / "killed").load()
     [straight] = ResultStore(tmp_path / "straight").load()
@@ -175,22 +188,9 @@ def test_a_cell_killed_after_its_last_epoch_keeps_its_measured_epoch_time(tmp_pa
     """A cell killed after training (in its probe, say) trains no epoch when rerun: its
     seconds per epoch are still those of the epochs measured before the kill, not the rerun's
     setup time over one epoch."""
-    from graphssl.train import trainer as trainer_module
-    grid = write(tmp_path, PLAIN.replace("[dgi, grace]", "[grace]").replace("[0, 1]", "[0]")
-                 .replace("epochs: 2", "epochs: 5"))
+    grid = _grace_grid(tmp_path, epochs=5)
     quiet = dict(progress=False, echo=lambda *a: None, plots=False)
-    real = trainer_module.Trainer._save
-
-    def killing(self, method, optim, generator, epoch, *args):
-        real(self, method, optim, generator, epoch, *args)
-        if epoch == 5:
-            raise Interrupt
-
-    monkeypatch.setattr(trainer_module.Trainer, "_save", killing)
-    monkeypatch.setattr(trainer_module, "_now", iter(range(10_000)).__next__)
-    with pytest.raises(Interrupt):
-        run_grid(grid, tmp_path / "killed", checkpoint_seconds=1, **quiet)
-    monkeypatch.setattr(trainer_module.Trainer, "_save", real)
+    _kill_grace_grid_at_epoch(grid, tmp_path / "killed", 5, monkeypatch)
     run_grid(grid, tmp_path / "killed", checkpoint_seconds=1, **quiet)
     [line] = ResultStore(tmp_path / "killed").load()
     assert line["resumed_at_epoch"] == 5 and line["pretrain_epochs_here"] == 0
