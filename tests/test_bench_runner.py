@@ -629,3 +629,32 @@ def test_cli_bench_plan_runs_nothing_and_prints_the_estimate(tmp_path, capsys, m
     assert main(["bench", str(grid.path), "--results", str(store.folder), "--plan",
                  "--only", "method=dgx"]) == 2  # a bad slice is still an error
     assert "Did you mean: dgi" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("method,dataset,largest", [("mvgrl", "CSBM", None),
+                                                    ("mvgrl-graph", "MUTAG", 28)])
+def test_a_graph_beyond_the_methods_bound_is_refused_before_training(
+        method, dataset, largest, monkeypatch, data_root, request):
+    """MVGRL's dense diffusion cannot hold the dataset's largest graph (the bound lowered here):
+    the run fails before its first epoch, naming the dataset and the largest graph, instead of
+    after training when the probe embeds it."""
+    from graphssl.augment import PPRDiffusion
+    from graphssl.data import load_dataset
+    from graphssl.train import Trainer
+
+    mirror = request.getfixturevalue("mirror") if dataset == "MUTAG" else None
+    largest = largest or load_dataset(dataset, root=data_root)[0].num_nodes
+    monkeypatch.setattr(PPRDiffusion, "MAX_DENSE_ENTRIES", (largest - 1) ** 2)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before the size check")
+
+    monkeypatch.setattr(Trainer, "fit", no_training)
+    with pytest.raises(ValueError, match=f"{method} cannot run on {dataset}, whose largest "
+                                         f"graph has {largest} nodes: PPRDiffusion is exact"):
+        run_pretrain(method, dataset, runs=1, epochs=1, root=data_root, mirror=mirror,
+                     progress=False, echo=lambda *a, **k: None)
+    monkeypatch.setattr(PPRDiffusion, "MAX_DENSE_ENTRIES", largest ** 2)  # it fits: training
+    with pytest.raises(AssertionError, match="trained before"):
+        run_pretrain(method, dataset, runs=1, epochs=1, root=data_root, mirror=mirror,
+                     progress=False, echo=lambda *a, **k: None)

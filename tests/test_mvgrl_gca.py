@@ -4,8 +4,8 @@ import torch
 from torch_geometric.data import Batch, Data
 from torch_geometric.utils import degree, to_undirected
 
-from graphssl.augment import (AdaptiveEdgeDrop, AdaptiveFeatureMask, EdgeDrop, FeatureMask,
-                              PPRDiffusion)
+from graphssl.augment import (AdaptiveEdgeDrop, AdaptiveFeatureMask, Compose, EdgeDrop,
+                              FeatureMask, PPRDiffusion, RandomChoice)
 from graphssl.augment import adaptive
 from graphssl.data import csbm_graph, random_split
 from graphssl.encoders import GCNEncoder
@@ -343,3 +343,23 @@ def test_view_configs_and_repr():
                        "adaptive_feature_mask": 0.2})
     assert repr(view) == ("Compose([AdaptiveEdgeDrop(p=0.3, p_tau=0.6), "
                           "AdaptiveFeatureMask(p=0.2, p_tau=0.7, feature_values='abs')])")
+
+
+def test_methods_check_graph_sizes_through_their_views(monkeypatch):
+    """MVGRL's dense diffusion refuses a graph above its bound before any solve; methods and
+    views without a size limit accept any size; composed views check every step."""
+    monkeypatch.setattr(PPRDiffusion, "MAX_DENSE_ENTRIES", 100)  # graphs of at most 10 nodes
+    for name in ("mvgrl", "mvgrl-graph"):
+        model = build_method(name, 8)
+        model.check_graph_size(10)
+        with pytest.raises(ValueError, match="a graph of 11 nodes needs 11\\^2 entries, above "
+                                             "MAX_DENSE_ENTRIES=100"):
+            model.check_graph_size(11)
+    build_method("grace", 8).check_graph_size(10 ** 6)
+    for view in (Compose([EdgeDrop(0.2), PPRDiffusion()]),
+                 RandomChoice([EdgeDrop(0.2), PPRDiffusion()])):
+        view.check_graph_size(10)
+        with pytest.raises(ValueError, match="MAX_DENSE_ENTRIES"):
+            view.check_graph_size(11)
+    with pytest.raises(ValueError, match="11 nodes"):  # a view config naming ppr
+        build_method("grace", 8, view2={"ppr": 0.2}).check_graph_size(11)

@@ -31,6 +31,11 @@ class Augmentation:
     def forward(self, data, generator):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def check_graph_size(self, num_nodes: int) -> None:
+        """Raise a ``ValueError`` naming the limit and the alternative if a graph of
+        ``num_nodes`` nodes is beyond what this augmentation can build a view of, so that a
+        runner can refuse a dataset before training on it. Any size is fine by default."""
+
     def __repr__(self):
         params = inspect.signature(type(self).__init__).parameters
         args = ", ".join(f"{n}={getattr(self, n)!r}" for n in params

@@ -23,6 +23,9 @@ class Compose(Augmentation):
             data = apply(aug, data, generator)
         return data
 
+    def check_graph_size(self, num_nodes: int) -> None:
+        check_graph_size(self.augmentations, num_nodes)
+
     def __repr__(self):
         inner = ", ".join(repr(a) for a in self.augmentations)
         return f"Compose([{inner}])"
@@ -45,9 +48,20 @@ class RandomChoice(Augmentation):
             data = apply(self.augmentations[i], data, generator)
         return data
 
+    def check_graph_size(self, num_nodes: int) -> None:  # any of them may be drawn
+        check_graph_size(self.augmentations, num_nodes)
+
     def __repr__(self):
         inner = ", ".join(repr(a) for a in self.augmentations)
         return f"RandomChoice([{inner}], num_choices={self.num_choices})"
+
+
+def check_graph_size(augmentations, num_nodes: int) -> None:
+    """:meth:`Augmentation.check_graph_size` of each of ``augmentations`` (plain callables
+    have no limit to check)."""
+    for aug in augmentations:
+        if isinstance(aug, Augmentation):
+            aug.check_graph_size(num_nodes)
 
 
 def _check_list(name, augmentations):

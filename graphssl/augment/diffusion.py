@@ -45,12 +45,7 @@ class PPRDiffusion(Augmentation):
             batch = torch.zeros(n, dtype=torch.long, device=device)
         counts = torch.bincount(batch, minlength=num_graphs)
         n_max = int(counts.max()) if n else 0
-        if n_max * n_max > self.MAX_DENSE_ENTRIES:
-            raise ValueError(
-                f"PPRDiffusion is exact and dense: a graph of {n_max} nodes needs {n_max}^2 "
-                f"entries, above MAX_DENSE_ENTRIES={self.MAX_DENSE_ENTRIES}. For big graphs use "
-                f"torch_geometric.transforms.GDC with approximate PPR, or diffuse mini-batch "
-                f"subgraphs.")
+        self.check_graph_size(n_max)
         starts = torch.cumsum(counts, 0) - counts
         local = torch.arange(n, device=device) - starts[batch]
         weight = getattr(data, "edge_weight", None)
@@ -75,6 +70,14 @@ class PPRDiffusion(Augmentation):
         out.edge_index = torch.stack([src, dst])  # i -> j carries S[i, j]
         out.edge_weight = value
         return out
+
+    def check_graph_size(self, num_nodes: int) -> None:
+        if num_nodes * num_nodes > self.MAX_DENSE_ENTRIES:
+            raise ValueError(
+                f"PPRDiffusion is exact and dense: a graph of {num_nodes} nodes needs "
+                f"{num_nodes}^2 entries, above MAX_DENSE_ENTRIES={self.MAX_DENSE_ENTRIES}. For "
+                f"big graphs use torch_geometric.transforms.GDC with approximate PPR, or "
+                f"diffuse mini-batch subgraphs.")
 
     def _diffuse(self, graphs, counts, starts, batch, local, edge_index, weight):
         """The sparsified diffusion of the graphs ``graphs`` (ids, in the batch) in one padded

@@ -138,6 +138,16 @@ def keep_result(checkpoint_dir, run: int, key: str, result: dict):
         save_finished(Path(checkpoint_dir) / f"run{run}", f"result-{key}", key, result)
 
 
+def check_fits(model, num_nodes: int, method: str, spec) -> None:
+    """Refuse, before training, a dataset whose largest graph (``num_nodes`` nodes) the method
+    cannot train on or embed (:meth:`graphssl.methods.Method.check_graph_size`)."""
+    try:
+        model.check_graph_size(num_nodes)
+    except ValueError as error:
+        raise ValueError(f"{method} cannot run on {spec.name}, whose largest graph has "
+                         f"{num_nodes} nodes: {error}") from None
+
+
 def default_graph_task(dataset: str, configured: str | None) -> str:
     """The protocol of a graph-level dataset when none is asked for: the configuration's
     ``protocol.task`` if it is ``'graph'`` or ``'transfer'``, else transfer for the OGB
@@ -250,6 +260,7 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
     for run in pending_runs(run_ids, checkpoint_dir, key, results, embeddings, echo):
         seed_everything(run)
         model = build_method(method, data.num_features, **config["model"]).to(dev)
+        check_fits(model, data.num_nodes, method, spec)  # the probe embeds the whole graph
         if not sparse_checked and getattr(model.encoder, "supports_sparse_input", False) and \
                 model.encoder.sparse_input:
             data = to_sparse_features(data)  # bag-of-words: augment and encode non-zeros only
@@ -329,7 +340,8 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
         dataset.transform = transforms
     batch_size = config["data"].get("batch_size", 128)
     dev = resolve_device(device)
-    y = torch.cat([d.y.view(-1) for d in dataset]).cpu()
+    sizes, labels = zip(*((d.num_nodes, d.y.view(-1)) for d in dataset))
+    y = torch.cat(labels).cpu()
     echo(f"{method} on {spec.name}: {len(dataset)} graphs, {folds}-fold CV, runs={runs}, "
          f"epochs={config['train'].get('epochs')}, batch_size={batch_size}, device={dev}"
          + ("" if config.get("tuned") else " (no tuned config for this dataset: defaults)"))
@@ -338,6 +350,7 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
     for run in pending_runs(run_ids, checkpoint_dir, key, results, embeddings, echo):
         seed_everything(run)
         model = build_method(method, dataset.num_features, **config["model"]).to(dev)
+        check_fits(model, max(sizes), method, spec)
         loader = graph_batches(dataset, batch_size)
         trainer, seconds, new_epochs = _train_run(model, loader, config, run, checkpoint_dir,
                                                   progress, dev, checkpoint_seconds)
@@ -397,6 +410,7 @@ def run_link_pretrain(method: str, dataset, config: dict, runs=None, epochs=None
         train_data, val, test = split_edges(data, seed=run, **ratios)
         train_data = train_data.to(dev)
         model = build_method(method, data.num_features, **config["model"]).to(dev)
+        check_fits(model, train_data.num_nodes, method, spec)
         if getattr(model.encoder, "supports_sparse_input", False) and model.encoder.sparse_input:
             train_data = to_sparse_features(train_data)
         trainer, seconds, new_epochs = _train_run(model, train_data, config, run,

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..augment import Augmentation
+from ..augment.compose import check_graph_size
 from ..encoders import Readout, encode
 
 
@@ -40,6 +42,17 @@ class Method(nn.Module):
 
     def forward(self, batch, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.loss(batch, generator)
+
+    def check_graph_size(self, num_nodes: int) -> None:
+        """Raise a ``ValueError`` before any training if the method cannot train on or embed a
+        graph of ``num_nodes`` nodes: each augmentation the method (or any of its submodules)
+        holds checks the size (:meth:`Augmentation.check_graph_size`; MVGRL's exact, dense
+        PPR diffusion refuses graphs beyond about 10^4 nodes). The benchmark runner calls it
+        with the largest graph it will embed."""
+        for module in self.modules():
+            for value in vars(module).values():
+                views = value if isinstance(value, (list, tuple)) else (value,)
+                check_graph_size([v for v in views if isinstance(v, Augmentation)], num_nodes)
 
     @torch.no_grad()
     def embed(self, data) -> torch.Tensor:

@@ -95,7 +95,8 @@ class MVGRL(_DiffusionViews):
 
     The diffusion is computed once per graph and reused across epochs (see
     :meth:`diffusion_view`): ``O(N^3)`` time and ``O(N^2)`` memory once, so graphs beyond about
-    10^4 nodes are refused by :class:`~graphssl.augment.PPRDiffusion`.
+    10^4 nodes are refused by :class:`~graphssl.augment.PPRDiffusion` (by the benchmark runner
+    before training: :meth:`~graphssl.methods.Method.check_graph_size`).
 
     Differences from the paper: the paper (and the authors' code) trains on batches of four
     random 2000-node subgraphs of Cora/CiteSeer cut from the dense matrices; here the whole
