@@ -640,7 +640,6 @@ def test_a_graph_beyond_the_methods_bound_is_refused_before_training(
     after training when the probe embeds it."""
     from graphssl.augment import PPRDiffusion
     from graphssl.data import load_dataset
-    from graphssl.train import Trainer
 
     mirror = request.getfixturevalue("mirror") if dataset == "MUTAG" else None
     largest = largest or load_dataset(dataset, root=data_root)[0].num_nodes
