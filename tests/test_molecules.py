@@ -134,6 +134,43 @@ def test_finetune_is_deterministic_learns_and_keeps_the_encoder():
         finetune(enc, mols, {"train": split["train"]}, _AUC(), num_tasks=1)
 
 
+def test_finetune_resumes_from_its_checkpoint_as_if_never_interrupted(tmp_path, monkeypatch):
+    import graphssl.evaluate.transfer as transfer
+    from graphssl.train.checkpoint import CheckpointError
+
+    torch.manual_seed(0)
+    enc = GINEEncoder(174, 16, num_layers=2, batch_norm=True, act_last=False)
+    mols, split = _toy_property_set()
+    args = dict(num_tasks=1, epochs=6, lr=0.01, batch_size=16, seed=3, dropout=0.3,
+                eval_every=2)
+    whole = finetune(enc, mols, split, _AUC(), **args)
+    saves, real_save = [], transfer.save_checkpoint
+
+    def save_then_die(state, path):  # a kill right after the third epoch's checkpoint
+        real_save(state, path)
+        saves.append(state["epoch"])
+        if len(saves) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(transfer, "save_checkpoint", save_then_die)
+    ckpt = tmp_path / "ft.pt"
+    with pytest.raises(KeyboardInterrupt):
+        finetune(enc, mols, split, _AUC(), checkpoint=ckpt, checkpoint_seconds=0, **args)
+    resumed = finetune(enc, mols, split, _AUC(), checkpoint=ckpt, checkpoint_seconds=0, **args)
+    assert saves == [1, 2, 3, 4, 5]  # the rerun went on after epoch 3 (no save after the last)
+    assert resumed["train_loss"] == whole["train_loss"] and resumed["test"] == whole["test"]
+    assert resumed["valid_curve"] == whole["valid_curve"]
+    monkeypatch.setattr(transfer, "save_checkpoint", real_save)
+    # the default: a save at most once a minute, so a short run writes none
+    quick = tmp_path / "quick.pt"
+    finetune(enc, mols, split, _AUC(), checkpoint=quick, **{**args, "epochs": 2})
+    assert not quick.exists()
+    with pytest.raises(CheckpointError, match="other fine-tuning settings"):
+        finetune(enc, mols, split, _AUC(), checkpoint=ckpt, **{**args, "lr": 0.02})
+    with pytest.raises(ValueError, match="checkpoint_seconds"):
+        finetune(enc, mols, split, _AUC(), checkpoint=ckpt, checkpoint_seconds=-1, **args)
+
+
 def test_finetune_skips_missing_labels():
     torch.manual_seed(0)
     mols, split = _toy_property_set()
@@ -144,7 +181,8 @@ def test_finetune_skips_missing_labels():
     assert np.isfinite(out["train_loss"]).all()
 
 
-def test_transfer_protocol_on_the_ogb_molecule_sets(tmp_path, data_root, mirror, offline):
+def test_transfer_protocol_on_the_ogb_molecule_sets(tmp_path, data_root, mirror, offline,
+                                                      monkeypatch):
     from graphssl.bench.pretrain import run_pretrain
     small = {"model": {"encoder": {"hidden_channels": 16, "num_layers": 2}},
              "protocol": {"finetune": {"epochs": 1, "batch_size": 128}}}
@@ -171,6 +209,21 @@ def test_transfer_protocol_on_the_ogb_molecule_sets(tmp_path, data_root, mirror,
                          checkpoint_dir=tmp_path / "ckpt")
     assert "  seed 1: finished in an earlier run, reused" in lines
     assert again["per_run"] == first["per_run"][1:] and again["epochs_trained_here"] == 0
+    # each arm of a seed is kept too: a seed killed in its second arm redoes only that arm
+    finetuned = tmp_path / "ckpt" / "finetune"
+    assert sorted(p.name for p in (finetuned / "run0").iterdir()) == [
+        "pretrained.json", "scratch.json", "train.lock"]  # no fine-tuning checkpoint left
+    (finetuned / "seed0.json").unlink()
+    (finetuned / "run0" / "scratch.json").unlink()
+    import graphssl.bench.transfer as transfer_protocol
+    calls, real_finetune = [], transfer_protocol.finetune
+    monkeypatch.setattr(transfer_protocol, "finetune",
+                        lambda *a, **k: calls.append(k["checkpoint"]) or real_finetune(*a, **k))
+    redone = run_pretrain("graphmae-graph", "ogbg-molbace", runs=[0], epochs=1, root=data_root,
+                          mirror=mirror, overrides=small, progress=False, echo=lines.append,
+                          checkpoint_dir=tmp_path / "ckpt")
+    assert [c.name.split("-")[0] for c in calls] == ["scratch"]
+    assert redone["per_run"] == first["per_run"][:1]
     with pytest.raises(ValueError, match="OGB molecule set"):
         run_pretrain("graphmae-graph", "MUTAG", task="transfer", runs=1, epochs=1,
                      root=data_root, mirror=mirror, progress=False, echo=lambda *a: None)

@@ -83,7 +83,7 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
     its last checkpoint left it, with the same result; the folder is deleted once the cell's
     line is written (or, if the process died in between, by the next start).
     ``checkpoint_seconds=None``: no cell checkpoints (transfer cells still keep their shared
-    pretraining)."""
+    pretraining and checkpoint their fine-tuning once a minute)."""
     if checkpoint_seconds is not None:
         check_positive("checkpoint_seconds", checkpoint_seconds)
     grid = load_grid(config)

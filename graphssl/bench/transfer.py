@@ -77,7 +77,11 @@ def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, dev
     ogbg-molbace, ogbg-molesol and ogbg-molfreesolv, the OGB molecule sets available offline),
     seed 0; then for each seed ``s < runs`` (default 10) fine-tune the pretrained encoder and a
     freshly initialised one, both seeded with ``s``, on ``dataset`` (OGB scaffold split) and
-    score the last epoch with OGB's ``Evaluator``."""
+    score the last epoch with OGB's ``Evaluator``.
+
+    With ``checkpoint_dir``, the pretraining, every finished seed and every finished arm of a
+    seed are kept there, and an arm's fine-tuning is checkpointed at most every
+    ``checkpoint_seconds`` (default 60), so a rerun after a kill redoes at most that much."""
     from ogb.graphproppred import Evaluator
 
     from .pretrain import (_record, _train_run, claimed_runs, graph_batches, override_epochs,
@@ -120,6 +124,7 @@ def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, dev
     num_tasks, task_type = target.num_tasks, target.task_type
     results, finetune_seconds = [], 0.0
     done_dir = None if checkpoint_dir is None else Path(checkpoint_dir) / "finetune"
+    finetune_checkpoint_seconds = 60.0 if checkpoint_seconds is None else checkpoint_seconds
     key_hash = run_key(config)  # seed s finishes the same in any set of seeds
     # several processes given one checkpoint folder share the seeds (each locked while it runs)
     for seed in claimed_runs(run_ids, done_dir, echo):
@@ -130,19 +135,31 @@ def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, dev
             continue
         result = {"run": seed, "seed": seed}
         for arm in ("pretrained", "scratch"):
-            if arm == "pretrained":
-                encoder = pretrained
-            else:
-                torch.manual_seed(seed)
-                encoder = build_method(method, in_channels, **config["model"]).encoder
-            start = time.perf_counter()
-            out = finetune(encoder, target, split, evaluator, num_tasks, task_type,
-                           seed=seed, device=dev, **ft)
-            finetune_seconds += time.perf_counter() - start
+            # each arm kept once finished, and checkpointed while it runs: a kill loses at
+            # most checkpoint_seconds of fine-tuning
+            arm_dir = None if done_dir is None else done_dir / f"run{seed}"
+            out = load_finished(arm_dir, arm, key_hash)
+            if out is None:
+                if arm == "pretrained":
+                    encoder = pretrained
+                else:
+                    torch.manual_seed(seed)
+                    encoder = build_method(method, in_channels, **config["model"]).encoder
+                ckpt = None if arm_dir is None else arm_dir / f"{arm}-{key_hash}.pt"
+                start = time.perf_counter()
+                out = finetune(encoder, target, split, evaluator, num_tasks, task_type,
+                               seed=seed, device=dev, checkpoint=ckpt,
+                               checkpoint_seconds=finetune_checkpoint_seconds, **ft)
+                finetune_seconds += time.perf_counter() - start
+                out = {k: out[k] for k in ("metric", "test", "valid")} | {
+                    "final_train_loss": out["train_loss"][-1]}
+                save_finished(arm_dir, arm, key_hash, out)
+                if ckpt is not None:
+                    ckpt.unlink(missing_ok=True)
             key = "" if arm == "pretrained" else "scratch_"
             result[f"test_{key}{out['metric']}"] = out["test"]
             result[f"val_{key}{out['metric']}"] = out["valid"]
-            result[f"{arm}_final_train_loss"] = out["train_loss"][-1]
+            result[f"{arm}_final_train_loss"] = out["final_train_loss"]
         metric = evaluator.eval_metric
         result["test_gain"] = result[f"test_{metric}"] - result[f"test_scratch_{metric}"]
         results.append(result)
