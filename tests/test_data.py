@@ -158,6 +158,22 @@ def test_degree_one_hot_appended_to_existing_features():
         ensure_features(g, max_degree="auto")
 
 
+def test_largest_graph_from_the_slices_of_a_dataset_its_views_and_concatenations(
+        data_root, mirror):
+    from torch.utils.data import ConcatDataset
+
+    from graphssl.data import largest_graph, load_dataset
+
+    mutag = load_dataset("MUTAG", root=data_root, mirror=mirror)
+    by_reading = lambda graphs: max(int(g.num_nodes) for g in graphs)  # noqa: E731
+    small = mutag[torch.tensor([i for i, g in enumerate(mutag) if g.num_nodes < 20])]
+    assert largest_graph(mutag) == by_reading(mutag) == 28
+    assert largest_graph(small) == by_reading(small) == 19  # a view: only its own graphs
+    assert largest_graph(ConcatDataset([small, mutag[:3]])) == 19 == by_reading(small)
+    star = Data(edge_index=torch.tensor([[0, 0], [1, 2]]), num_nodes=3)
+    assert largest_graph([star]) == 3 and largest_graph([]) == 0  # any sequence: read
+
+
 def test_largest_degree_over_a_batched_dataset():
     from graphssl.data import largest_degree
 

@@ -227,3 +227,28 @@ def test_transfer_protocol_on_the_ogb_molecule_sets(tmp_path, data_root, mirror,
     with pytest.raises(ValueError, match="OGB molecule set"):
         run_pretrain("graphmae-graph", "MUTAG", task="transfer", runs=1, epochs=1,
                      root=data_root, mirror=mirror, progress=False, echo=lambda *a: None)
+
+
+def test_transfer_refuses_pretraining_molecules_beyond_the_methods_bound(
+        monkeypatch, data_root, mirror, offline):
+    """MVGRL's dense diffusion bound (lowered here below the largest pretraining molecule, 66
+    atoms) stops the transfer protocol before pretraining, naming the pretraining sets."""
+    from graphssl.augment import PPRDiffusion
+    from graphssl.bench.pretrain import run_pretrain
+    from graphssl.train import Trainer
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before the size check")
+
+    monkeypatch.setattr(Trainer, "fit", no_training)
+    small = {"model": {"encoder": {"hidden_channels": 8, "num_layers": 1}}}
+    args = dict(task="transfer", runs=1, epochs=1, root=data_root, mirror=mirror,
+                overrides=small, progress=False, echo=lambda *a: None)
+    monkeypatch.setattr(PPRDiffusion, "MAX_DENSE_ENTRIES", 65 ** 2)
+    with pytest.raises(ValueError, match=r"mvgrl-graph cannot run on the pretraining molecules "
+                                         r"\(ogbg-molbace: 1210, .*\), whose largest graph has "
+                                         r"66 nodes: PPRDiffusion is exact"):
+        run_pretrain("mvgrl-graph", "ogbg-molbace", **args)
+    monkeypatch.setattr(PPRDiffusion, "MAX_DENSE_ENTRIES", 66 ** 2)  # it fits: training
+    with pytest.raises(AssertionError, match="trained before"):
+        run_pretrain("mvgrl-graph", "ogbg-molbace", **args)

@@ -138,13 +138,14 @@ def keep_result(checkpoint_dir, run: int, key: str, result: dict):
         save_finished(Path(checkpoint_dir) / f"run{run}", f"result-{key}", key, result)
 
 
-def check_fits(model, num_nodes: int, method: str, spec) -> None:
-    """Refuse, before training, a dataset whose largest graph (``num_nodes`` nodes) the method
-    cannot train on or embed (:meth:`graphssl.methods.Method.check_graph_size`)."""
+def check_fits(model, num_nodes: int, method: str, dataset: str) -> None:
+    """Refuse, before training, a dataset (named ``dataset`` in the error) whose largest graph
+    (``num_nodes`` nodes) the method cannot train on or embed
+    (:meth:`graphssl.methods.Method.check_graph_size`)."""
     try:
         model.check_graph_size(num_nodes)
     except ValueError as error:
-        raise ValueError(f"{method} cannot run on {spec.name}, whose largest graph has "
+        raise ValueError(f"{method} cannot run on {dataset}, whose largest graph has "
                          f"{num_nodes} nodes: {error}") from None
 
 
@@ -260,7 +261,7 @@ def run_pretrain(method: str, dataset: str, split: str | None = None, runs: int 
     for run in pending_runs(run_ids, checkpoint_dir, key, results, embeddings, echo):
         seed_everything(run)
         model = build_method(method, data.num_features, **config["model"]).to(dev)
-        check_fits(model, data.num_nodes, method, spec)  # the probe embeds the whole graph
+        check_fits(model, data.num_nodes, method, spec.name)  # the probe embeds the whole graph
         if not sparse_checked and getattr(model.encoder, "supports_sparse_input", False) and \
                 model.encoder.sparse_input:
             data = to_sparse_features(data)  # bag-of-words: augment and encode non-zeros only
@@ -350,7 +351,7 @@ def run_graph_pretrain(method: str, dataset, config: dict, runs=None, epochs=Non
     for run in pending_runs(run_ids, checkpoint_dir, key, results, embeddings, echo):
         seed_everything(run)
         model = build_method(method, dataset.num_features, **config["model"]).to(dev)
-        check_fits(model, max(sizes), method, spec)
+        check_fits(model, max(sizes), method, spec.name)
         loader = graph_batches(dataset, batch_size)
         trainer, seconds, new_epochs = _train_run(model, loader, config, run, checkpoint_dir,
                                                   progress, dev, checkpoint_seconds)
@@ -410,7 +411,7 @@ def run_link_pretrain(method: str, dataset, config: dict, runs=None, epochs=None
         train_data, val, test = split_edges(data, seed=run, **ratios)
         train_data = train_data.to(dev)
         model = build_method(method, data.num_features, **config["model"]).to(dev)
-        check_fits(model, train_data.num_nodes, method, spec)
+        check_fits(model, train_data.num_nodes, method, spec.name)
         if getattr(model.encoder, "supports_sparse_input", False) and model.encoder.sparse_input:
             train_data = to_sparse_features(train_data)
         trainer, seconds, new_epochs = _train_run(model, train_data, config, run,

@@ -14,6 +14,7 @@ from torch_geometric.transforms import BaseTransform
 
 from ..data import load_dataset
 from ..data.molecules import OneHotCategorical
+from ..data.sizes import largest_graph
 from ..evaluate.transfer import finetune
 from ..methods import build_method
 from ..train import seed_everything
@@ -84,8 +85,8 @@ def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, dev
     ``checkpoint_seconds`` (default 60), so a rerun after a kill redoes at most that much."""
     from ogb.graphproppred import Evaluator
 
-    from .pretrain import (_record, _train_run, claimed_runs, graph_batches, override_epochs,
-                           resolve_device, resolve_runs)
+    from .pretrain import (_record, _train_run, check_fits, claimed_runs, graph_batches,
+                           override_epochs, resolve_device, resolve_runs)
 
     spec, protocol = dataset.spec, config["protocol"]
     if not spec.name.startswith("ogbg-mol"):
@@ -114,6 +115,8 @@ def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, dev
     seed_everything(0)
     in_channels = molecules[0].num_features
     model = build_method(method, in_channels, **config["model"]).to(dev)
+    # the views are made in pretraining only: fine-tuning runs the bare encoder
+    check_fits(model, largest_graph(molecules), method, f"the pretraining molecules ({sources})")
     loader = graph_batches(molecules, batch_size)
     # under a lock, so that processes sharing checkpoint_dir pretrain once: the others wait
     # and then load the finished checkpoint
