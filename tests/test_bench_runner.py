@@ -265,6 +265,23 @@ def test_unwritable_results_folder_fails_before_training(tmp_path, monkeypatch):
                  echo=lambda *a: None)
 
 
+def test_writability_checks_of_processes_sharing_a_folder_do_not_collide(tmp_path):
+    # two ``graphssl bench`` processes started together on one results folder: each probe must
+    # be its own file, or one process removes the other's and reports the folder unwritable
+    from concurrent.futures import ThreadPoolExecutor
+
+    stores = [ResultStore(tmp_path / "shared") for _ in range(8)]
+
+    def check(store):
+        for _ in range(100):
+            store.check_writable()
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        for future in [pool.submit(check, store) for store in stores]:
+            future.result()
+    assert list((tmp_path / "shared").iterdir()) == []
+
+
 def test_cli_bench_and_report(tmp_path, capsys, monkeypatch):
     from functools import partial
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from ..filelock import file_lock, try_file_lock
@@ -41,9 +42,10 @@ class ResultStore:
         """Fail now, before any training, if results cannot be written here."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            probe = self.folder / ".write-test"
-            probe.write_text("")
-            probe.unlink()
+            # a probe name of its own: processes sharing the folder must not remove each other's
+            handle, probe = tempfile.mkstemp(prefix=".write-test-", dir=self.folder)
+            os.close(handle)
+            os.unlink(probe)
         except OSError as err:
             raise ResultsError(f"the results folder {str(self.folder)!r} is not writable "
                                f"({err.strerror or err}); choose another with --results") from err
