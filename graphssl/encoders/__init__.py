@@ -1,7 +1,9 @@
 """Encoders: PyG GNN stacks with a shared base class, readouts, an adapter for any model, and
 the shared Transformer core with its image, video, text and graph tokenizers."""
 from .adapter import encode
+from .attention_graph import AttentionGraph, attention_spmm
 from .cnn import ResNetEncoder
+from .gat_conv import FusedGATConv
 from .gnn import (EdgeEmbedding, GATEncoder, GCNEncoder, GINEEncoder, GINEncoder, GNNEncoder,
                   SAGEEncoder)
 from .graph_transformer import GraphTransformerEncoder
@@ -15,4 +17,5 @@ __all__ = ["GNNEncoder", "GCNEncoder", "GATEncoder", "SAGEEncoder", "GINEncoder"
            "EdgeEmbedding", "GraphTransformerEncoder", "TransformerBlock", "TransformerStack",
            "TransformerEncoder", "ImagePatches", "VideoTubelets", "TextTokens", "ViTEncoder",
            "VideoTransformerEncoder", "TextTransformerEncoder", "ResNetEncoder", "ENCODERS",
-           "build_encoder", "Readout", "encode"]
+           "build_encoder", "Readout", "encode", "FusedGATConv", "AttentionGraph",
+           "attention_spmm"]

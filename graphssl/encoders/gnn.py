@@ -5,12 +5,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch_geometric.nn import GATConv, GCNConv, GINConv, GINEConv, SAGEConv
+from torch_geometric.nn import GCNConv, GINConv, GINEConv, SAGEConv
 from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.utils import to_torch_csr_tensor
 
 from .. import sparse as _sparse  # noqa: F401  (silences torch's CSR beta warnings)
 from ..checks import check_number, check_positive_int
+from .attention_graph import AttentionGraph
+from .gat_conv import FusedGATConv
 
 
 ACTIVATIONS = {"relu": nn.ReLU, "prelu": nn.PReLU, "prelu_shared": nn.PReLU, "elu": nn.ELU,
@@ -221,6 +223,11 @@ class GATEncoder(GNNEncoder):
     """GAT layers (Velickovic et al., ICLR 2018); ``heads`` are concatenated within hidden layers
     so each layer still outputs ``hidden_channels``.
 
+    The layers are :class:`~graphssl.encoders.gat_conv.FusedGATConv` (PyG's ``GATConv`` with
+    its aggregation as one sparse product on CPU); every layer shares one
+    :class:`~graphssl.encoders.attention_graph.AttentionGraph` per ``edge_index``, cached like
+    the GCN's adjacency.
+
     ``init`` chooses the initialisation: ``'pyg'`` (default), PyG's ``GATConv`` (Glorot
     uniform weights and attention vectors); ``'dgl'``, DGL's ``GATConv``, which the GAT and
     GraphMAE authors' code inherits (Xavier normal with the ReLU gain, zero bias), about
@@ -228,6 +235,7 @@ class GATEncoder(GNNEncoder):
     """
 
     supports_sparse_input = True
+    supports_sparse_adjacency = True
     INITS = ("pyg", "dgl")
 
     def __init__(self, *args, init: str = "pyg", **kwargs):
@@ -255,7 +263,10 @@ class GATEncoder(GNNEncoder):
     def init_conv(self, in_channels, out_channels, heads: int = 1, **kwargs):
         if out_channels % heads:
             raise ValueError(f"GAT channels ({out_channels}) must be divisible by heads ({heads})")
-        return GATConv(in_channels, out_channels // heads, heads=heads, **kwargs)
+        return FusedGATConv(in_channels, out_channels // heads, heads=heads, **kwargs)
+
+    def _adjacency(self, edge_index, edge_weight, num_nodes):
+        return AttentionGraph(edge_index, num_nodes)  # GAT takes no edge weights
 
 
 class SAGEEncoder(GNNEncoder):
