@@ -1,30 +1,35 @@
-"""GAT aggregation as one sparse product (``FusedGATConv``) against PyG's ``GATConv`` message
-passing, on CPU: seconds per step and the step's peak memory.
+"""graphssl's fused GAT and GCN layers against PyG's ``GATConv`` / ``GCNConv`` on CPU: seconds
+per step and the step's peak memory.
 
-Cases, on each dataset (the shipped data preparation: row-normalised dense features):
+``FusedGATConv`` aggregates attention as one block-diagonal sparse product instead of one
+message per edge and head; ``FusedGCNConv`` normalises a graph's adjacency once and reuses its
+transpose in the backward pass instead of rebuilding both at every call.
 
-* ``layer``: one GAT layer of GraphMAE's encoder shape (4 heads of 128 channels, attention
+Cases, on each dataset (the shipped data preparation of each method):
+
+* ``gat_layer``: one GAT layer of GraphMAE's encoder shape (4 heads of 128 channels, attention
   dropout 0.1, training mode), forward and backward of ``out.sum()``;
-* ``graphmae``: one GraphMAE training step with the shipped configuration for the dataset
-  (masking, 2-layer GAT encoder, GAT decoder, SCE loss, backward, Adam step).
+* ``graphmae``, ``mvgrl``, ``bgrl``: one training step of the method with its shipped
+  configuration for the dataset (views, encoders, loss, backward, Adam step).
 
 Each case runs both implementations with the same parameters: ``fused`` (graphssl's default)
-and ``pyg`` (the same modules with the fast path switched off, which is ``GATConv.forward``).
-Times: interleaved rounds in one process, the median per implementation and the median of the
-per-round ratios. Equality: the largest difference of the first step's output (``layer``) or
-loss (``graphmae``) from the same seed. Memory: a fresh subprocess per case and implementation
-runs 3 steps with ``MALLOC_MMAP_THRESHOLD_=65536`` (as ``memory_infonce.py``); reported is its
-peak RSS (VmHWM) minus its RSS after set-up.
+and ``pyg`` (the same modules with the fast paths switched off: ``GATConv.forward`` and
+``GCNConv.forward`` on the CSR adjacency, what graphssl ran before). Times: interleaved rounds
+in one process, the median per implementation and the median of the per-round ratios.
+Equality: the largest difference of the first step's output (``gat_layer``) or loss from the
+same seed and state. Memory (``gat_layer`` and ``graphmae``, where the fused GAT drops the
+``[E, heads, channels]`` messages): a fresh subprocess per case and implementation runs 3 steps with
+``MALLOC_MMAP_THRESHOLD_=65536`` (as ``memory_infonce.py``); reported is its peak RSS (VmHWM)
+minus its RSS after set-up.
 
-Usage: OMP_NUM_THREADS=1 python benchmarks/speed_gat.py [--datasets Cora,Amazon-Photo]
-       [--rounds 5] [--mirror DIR] [--out FILE.json]
+Usage: OMP_NUM_THREADS=1 python benchmarks/speed_fused_convs.py [--datasets Cora,Amazon-Photo]
+       [--cases gat_layer,graphmae,mvgrl,bgrl] [--rounds 5] [--mirror DIR] [--out FILE.json]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -34,31 +39,44 @@ import torch
 import torch_geometric.transforms as T
 
 from graphssl.bench.config import method_config
-from graphssl.bench.environment import cpu_model, peak_rss_mb, versions
+from graphssl.bench.environment import device_info, peak_rss_mb, versions
 from graphssl.data import load_dataset
-from graphssl.encoders import FusedGATConv
+from graphssl.encoders import FusedGATConv, FusedGCNConv, GCNGraph
+from graphssl.sparse import to_sparse_features
+from torch_geometric.nn import GCNConv
 from graphssl.methods import build_method
 
-CASES = ("layer", "graphmae")
+CASES = ("gat_layer", "graphmae", "mvgrl", "bgrl")
 IMPLEMENTATIONS = ("pyg", "fused")
+# MVGRL's first step computes its dense diffusion, whose peak would hide the steps' own;
+# BGRL's memory is its dense layers'. Memory is measured where the layers change it.
+MEMORY_CASES = ("gat_layer", "graphmae")
 
 
-_FAST_PATH = FusedGATConv._fast_path_applies
+_GAT_FAST_PATH = FusedGATConv._fast_path_applies
+_GCN_FORWARD = FusedGCNConv.forward
+
+
+def _pyg_gcn_forward(self, x, edge_index, edge_weight=None):
+    if isinstance(edge_index, GCNGraph):
+        edge_index = edge_index.adj_t
+    return GCNConv.forward(self, x, edge_index, edge_weight)
 
 
 def use(implementation: str) -> None:
-    """Switch every FusedGATConv to PyG's path (``pyg``: ``GATConv.forward``) or its own."""
-    FusedGATConv._fast_path_applies = (
-        (lambda self, *args: False) if implementation == "pyg" else _FAST_PATH)
+    """Switch every fused layer to PyG's path (``pyg``) or back to its own (``fused``)."""
+    pyg = implementation == "pyg"
+    FusedGATConv._fast_path_applies = (lambda self, *args: False) if pyg else _GAT_FAST_PATH
+    FusedGCNConv.forward = _pyg_gcn_forward if pyg else _GCN_FORWARD
 
 
 def setup(case: str, dataset_name: str, args):
     """A ``step()`` closure that returns the value compared across implementations."""
     dataset = load_dataset(dataset_name, root=args.root, mirror=args.mirror)
-    dataset.transform = T.NormalizeFeatures()
-    data = dataset[0]
     torch.manual_seed(0)
-    if case == "layer":
+    if case == "gat_layer":
+        dataset.transform = T.NormalizeFeatures()
+        data = dataset[0]
         conv = FusedGATConv(data.num_features, 128, heads=4, dropout=0.1)
 
         def step():
@@ -67,8 +85,13 @@ def setup(case: str, dataset_name: str, args):
             conv.zero_grad(set_to_none=True)
             return out.detach()
         return step, data
-    config = method_config("graphmae", dataset.spec.name)
-    model = build_method("graphmae", data.num_features, **config["model"])
+    config = method_config(case, dataset.spec.name)
+    if config["data"].get("normalize_features"):
+        dataset.transform = T.NormalizeFeatures()
+    data = dataset[0]
+    model = build_method(case, data.num_features, **config["model"])
+    if getattr(model.encoder, "supports_sparse_input", False) and model.encoder.sparse_input:
+        data = to_sparse_features(data)  # as graphssl pretrain prepares it
     opt = torch.optim.Adam(model.parameters(), lr=config["train"]["lr"])
     generator = torch.Generator()
 
@@ -159,14 +182,14 @@ def main():
         for case in cases:
             result = measure(case, dataset_name, args)
             for implementation in IMPLEMENTATIONS:
-                mem = memory_in_subprocess(case, dataset_name, implementation, args)
-                result[f"step_memory_mb_{implementation}"] = mem["step_memory_mb"]
+                if case in MEMORY_CASES:
+                    mem = memory_in_subprocess(case, dataset_name, implementation, args)
+                    result[f"step_memory_mb_{implementation}"] = mem["step_memory_mb"]
             results.append(result)
             print(json.dumps(result), flush=True)
-    record = {"results": results, "device": "cpu", "cpu": cpu_model(),
-              "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-              "machine": platform.machine(), "versions": versions(),
-              "command": "python benchmarks/speed_gat.py " + " ".join(sys.argv[1:])}
+    record = {"results": results, **device_info(torch.device("cpu")),
+              "cpu_count": os.cpu_count(), "versions": versions(),
+              "command": "python benchmarks/speed_fused_convs.py " + " ".join(sys.argv[1:])}
     if args.out:
         with open(args.out, "w") as f:
             f.write(json.dumps(record, indent=2) + "\n")

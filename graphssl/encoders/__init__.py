@@ -4,6 +4,7 @@ from .adapter import encode
 from .attention_graph import AttentionGraph, attention_spmm
 from .cnn import ResNetEncoder
 from .gat_conv import FusedGATConv
+from .gcn_conv import FusedGCNConv, GCNGraph
 from .gnn import (EdgeEmbedding, GATEncoder, GCNEncoder, GINEEncoder, GINEncoder, GNNEncoder,
                   SAGEEncoder)
 from .graph_transformer import GraphTransformerEncoder
@@ -18,4 +19,4 @@ __all__ = ["GNNEncoder", "GCNEncoder", "GATEncoder", "SAGEEncoder", "GINEncoder"
            "TransformerEncoder", "ImagePatches", "VideoTubelets", "TextTokens", "ViTEncoder",
            "VideoTransformerEncoder", "TextTransformerEncoder", "ResNetEncoder", "ENCODERS",
            "build_encoder", "Readout", "encode", "FusedGATConv", "AttentionGraph",
-           "attention_spmm"]
+           "attention_spmm", "FusedGCNConv", "GCNGraph"]

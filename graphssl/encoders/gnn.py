@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch_geometric.nn import GCNConv, GINConv, GINEConv, SAGEConv
+from torch_geometric.nn import GINConv, GINEConv, SAGEConv
 from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.utils import to_torch_csr_tensor
 
@@ -13,6 +13,7 @@ from .. import sparse as _sparse  # noqa: F401  (silences torch's CSR beta warni
 from ..checks import check_number, check_positive_int
 from .attention_graph import AttentionGraph
 from .gat_conv import FusedGATConv
+from .gcn_conv import FusedGCNConv, GCNGraph
 
 
 ACTIVATIONS = {"relu": nn.ReLU, "prelu": nn.PReLU, "prelu_shared": nn.PReLU, "elu": nn.ELU,
@@ -209,14 +210,23 @@ class GNNEncoder(nn.Module):
 
 
 class GCNEncoder(GNNEncoder):
-    """GCN layers (Kipf & Welling, ICLR 2017); accepts ``edge_weight`` (e.g. PPR diffusion)."""
+    """GCN layers (Kipf & Welling, ICLR 2017); accepts ``edge_weight`` (e.g. PPR diffusion).
+
+    The layers are :class:`~graphssl.encoders.gcn_conv.FusedGCNConv` (PyG's ``GCNConv``);
+    every layer shares one :class:`~graphssl.encoders.gcn_conv.GCNGraph` per ``edge_index``
+    (and ``edge_weight``), so the normalised adjacency and its transpose are built once per
+    graph, not once per layer and call.
+    """
 
     supports_edge_weight = True
     supports_sparse_input = True
     supports_sparse_adjacency = True
 
     def init_conv(self, in_channels, out_channels, **kwargs):
-        return GCNConv(in_channels, out_channels, **kwargs)
+        return FusedGCNConv(in_channels, out_channels, **kwargs)
+
+    def _adjacency(self, edge_index, edge_weight, num_nodes):
+        return GCNGraph(edge_index, edge_weight, num_nodes)
 
 
 class GATEncoder(GNNEncoder):
