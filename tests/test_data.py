@@ -181,3 +181,11 @@ def test_largest_degree_over_a_batched_dataset():
     path = Data(edge_index=torch.tensor([[0, 1], [1, 0]]), num_nodes=2)
     assert largest_degree([path, star, path], batch_size=2) == 3
     assert largest_degree([Data(edge_index=torch.empty(2, 0, dtype=torch.long), num_nodes=3)]) == 0
+
+
+def test_density_counts_non_zeros_and_nan():
+    from graphssl.sparse import density
+    x = torch.tensor([[0.0, 1.0, -2.0, 0.0], [float("nan"), 0.0, 0.0, 0.0]])
+    assert density(x) == 3 / 8
+    assert density(torch.zeros(0, 4)) == 0.0
+    assert density(torch.zeros(3, 3)) == 0.0

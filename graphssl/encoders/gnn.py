@@ -164,8 +164,7 @@ class GNNEncoder(nn.Module):
             return x.to_dense()  # this convolution aggregates raw features: it needs them dense
         if not self.supports_sparse_input or self.sparse_input is False or x.layout != torch.strided:
             return x
-        if self.sparse_input == "auto" and not (x.numel() > 0 and
-                                                 torch.count_nonzero(x) < 0.1 * x.numel()):
+        if self.sparse_input == "auto" and not (x.numel() > 0 and _sparse.density(x) < 0.1):
             return x
         return x.to_sparse_csr()
 
