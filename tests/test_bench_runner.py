@@ -601,7 +601,30 @@ def test_progress_counts_runs_of_cells_the_grid_no_longer_has(tmp_path):
     runner_module.report(tmp_path / "res", plots=False, echo=lambda *a: None)
     progress = (tmp_path / "res" / "leaderboard.md").read_text().split("## Progress")[1]
     assert "0 of 4 cells finished" in progress
-    assert "1 of the runs above are of cells this grid no longer has" in progress
+    assert "1 runs in the results file are of cells this grid no longer has" in progress
+
+
+def test_runs_of_cells_the_grid_no_longer_has_stay_out_of_the_table(tmp_path):
+    grid = write(tmp_path, GRID)
+    quiet = dict(progress=False, echo=lambda *a: None, plots=False)
+    run_grid(grid, tmp_path / "res", only=["method=grace", "seed=0"], **quiet)
+    write(tmp_path, GRID.replace("projection_dim: 16", "projection_dim: 32"))  # edited since
+    run_grid(grid, tmp_path / "res", only=["method=grace", "seed=0"], **quiet)  # runs again
+    old, new = ResultStore(tmp_path / "res").load()
+    assert old["metrics"]["test_acc"] != new["metrics"]["test_acc"]  # else the test proves nothing
+    board = (tmp_path / "res" / "leaderboard.md").read_text()
+    table, rest = board.split("## Progress of the grid")
+    _, stale = rest.split("## Runs of cells the grid no longer has")
+
+    def grace_rows(text):
+        return [line for line in text.splitlines() if line.startswith("| grace |")]
+
+    def shown(record):
+        return f"| {100 * record['metrics']['test_acc']:.2f} ± 0.00 | 1 |"
+
+    assert len(grace_rows(table)) == 1 and shown(new) in grace_rows(table)[0]
+    assert len(grace_rows(stale)) == 1 and shown(old) in grace_rows(stale)[0]
+    assert board.startswith("# ") and "\n1 runs. Ours" in board  # the header counts the grid's
 
 
 def _finished(store, cell, seconds):

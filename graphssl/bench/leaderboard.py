@@ -84,16 +84,65 @@ def with_published(rows, published: dict) -> list[dict]:
 
 
 def render(records, published: dict | None = None, title: str = "Leaderboard",
-           progress: dict | None = None) -> str:
-    """Markdown: one table row per (method, dataset, task, split, metric); with ``progress``
-    (:func:`graphssl.bench.progress.grid_progress`), the grid's unfinished cells after it."""
-    rows = with_published(aggregate(records), published or {})
+           progress: dict | None = None, stale=()) -> str:
+    """Markdown: one table row per (method, dataset, task, split, metric) and the searches'
+    choices; with ``progress`` (:func:`graphssl.bench.progress.grid_progress`), the grid's
+    unfinished cells after it; ``stale`` records (cells the grid no longer has) get the same
+    tables in a section of their own at the end."""
     lines = [f"# {title}", "",
              f"{len(records)} runs. Ours: mean ± population std over seeds, in percent; diff = "
              f"ours − published; × peer: our seconds per epoch over the peer library's "
              f"implementation (same encoder and graph, interleaved timing); peak MiB: the "
-             f"process's peak so far. Re-render with `graphssl report RESULTS_DIR`.", "",
-             "| method | dataset | task / split | metric | ours | seeds | published | diff | "
+             f"process's peak so far. Re-render with `graphssl report RESULTS_DIR`.", ""]
+    lines += _results(records, published or {}, "##")
+    if progress is not None:
+        lines += render_progress(progress)
+    if stale:
+        lines += ["", "## Runs of cells the grid no longer has", "",
+                  f"{len(stale)} runs whose configuration no cell of the grid has now (a shipped "
+                  f"configuration or the grid file changed since they ran): kept in "
+                  f"`results.jsonl` for the record, counted in no table above.", ""]
+        lines += _results(stale, published or {}, "###")
+    return "\n".join(lines) + "\n"
+
+
+def _results(records, published: dict, heading: str) -> list[str]:
+    """The results table, then the variants the searches chose (sections at ``heading``)."""
+    rows = with_published(aggregate(records), published)
+    lines = _table(rows)
+    chosen = selected_on_validation(rows)
+    if chosen:
+        lines += ["", f"{heading} Search: the variant with the best mean validation score", "",
+                  "| method | dataset | task / split | metric | variant | validation | test |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for r in chosen:
+            where = " / ".join(str(x) for x in (r["task"], r["split"]) if x)
+            lines.append(f"| {r['method']} | {r['dataset']} | {where} | {r['label']} | "
+                         f"{r['variant']} | {100 * r['val']:.2f} | {100 * r['mean']:.2f} ± "
+                         f"{100 * r['std']:.2f} |")
+    nested = selected_by_nested_cv(records)
+    if nested:
+        lines += ["", f"{heading} Search by nested cross-validation (graph classification)", "",
+                  "In every outer fold of every seed, the variant with the best inner-CV "
+                  "accuracy on that fold's training part is scored on the held-out fold; "
+                  "\"chosen\" counts the folds each variant won.", "",
+                  "| method | dataset | split | seeds | test (selected) | published | diff | "
+                  "chosen |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for r in nested:
+            entry = (published.get(r["method"]) or {}).get(
+                published_key(r["dataset"], "acc", "graph")) or {}
+            pub = entry.get("mean")
+            pub_text = "—" if pub is None else f"{pub:.2f}"
+            diff = "—" if pub is None else f"{100 * r['mean'] - pub:+.2f}"
+            chosen = ", ".join(f"{v}: {n}" for v, n in r["chosen"].items() if n)
+            lines.append(f"| {r['method']} | {r['dataset']} | {r['split']} | {len(r['seeds'])} "
+                         f"| {100 * r['mean']:.2f} ± {100 * r['std']:.2f} | {pub_text} | "
+                         f"{diff} | {chosen} |")
+    return lines
+
+
+def _table(rows) -> list[str]:
+    lines = ["| method | dataset | task / split | metric | ours | seeds | published | diff | "
              "s / epoch | × peer | peak MiB | source |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in sorted(rows, key=lambda r: (r["dataset"], r["task"] or "", r["metric"],
@@ -108,37 +157,7 @@ def render(records, published: dict | None = None, title: str = "Leaderboard",
         lines.append(f"| {name} | {r['dataset']} | {where} | {r['label']} | {ours} | "
                      f"{len(r['seeds'])} | {pub} | {diff} | {spe} | {peer} | "
                      f"{r['peak_rss_mb']:.0f} | {r['source'] or ''} |")
-    chosen = selected_on_validation(rows)
-    if chosen:
-        lines += ["", "## Search: the variant with the best mean validation score", "",
-                  "| method | dataset | task / split | metric | variant | validation | test |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
-        for r in chosen:
-            where = " / ".join(str(x) for x in (r["task"], r["split"]) if x)
-            lines.append(f"| {r['method']} | {r['dataset']} | {where} | {r['label']} | "
-                         f"{r['variant']} | {100 * r['val']:.2f} | {100 * r['mean']:.2f} ± "
-                         f"{100 * r['std']:.2f} |")
-    nested = selected_by_nested_cv(records)
-    if nested:
-        lines += ["", "## Search by nested cross-validation (graph classification)", "",
-                  "In every outer fold of every seed, the variant with the best inner-CV "
-                  "accuracy on that fold's training part is scored on the held-out fold; "
-                  "\"chosen\" counts the folds each variant won.", "",
-                  "| method | dataset | split | seeds | test (selected) | published | diff | "
-                  "chosen |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-        for r in nested:
-            entry = ((published or {}).get(r["method"]) or {}).get(
-                published_key(r["dataset"], "acc", "graph")) or {}
-            pub = entry.get("mean")
-            pub_text = "—" if pub is None else f"{pub:.2f}"
-            diff = "—" if pub is None else f"{100 * r['mean'] - pub:+.2f}"
-            chosen = ", ".join(f"{v}: {n}" for v, n in r["chosen"].items() if n)
-            lines.append(f"| {r['method']} | {r['dataset']} | {r['split']} | {len(r['seeds'])} "
-                         f"| {100 * r['mean']:.2f} ± {100 * r['std']:.2f} | {pub_text} | "
-                         f"{diff} | {chosen} |")
-    if progress is not None:
-        lines += render_progress(progress)
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def selected_by_nested_cv(records) -> list[dict]:

@@ -62,9 +62,9 @@ def render_progress(progress: dict, heading: str = "## Progress of the grid") ->
              f"summed over cells: {_duration(progress['seconds'])} (cells that ran in parallel "
              f"processes overlap in wall-clock time)."]
     if progress["stale"]:
-        lines += ["", f"{progress['stale']} of the runs above are of cells this grid no longer "
-                      f"has (the grid or a shipped configuration changed since they ran); they "
-                      f"are not counted here."]
+        lines += ["", f"{progress['stale']} runs in the results file are of cells this grid "
+                      f"no longer has (the grid or a shipped configuration changed since they "
+                      f"ran): not counted here, and listed apart at the end."]
     missing = [g for g in progress["groups"] if g["finished"] < g["total"]]
     if not missing:
         return lines

@@ -244,7 +244,11 @@ def report(results, published=None, title: str | None = None, plots: bool = True
     are drawn by :func:`run_grid` only, from embeddings it does not store). ``published`` and
     ``title`` default to those of the grid that wrote the folder (``results/grid.json``); the
     leaderboard ends with that grid's progress (finished cells, their summed run time, the
-    groups not complete) over ``cells``, by default those of the grid file that wrote it."""
+    groups not complete) over ``cells``, by default those of the grid file that wrote it.
+
+    With the grid known, records of cells it no longer has (a shipped configuration or the
+    grid file changed since they ran) are kept out of the table and the plots, and listed in
+    a section of their own: a mean never mixes runs of two configurations."""
     store = ResultStore(results)
     records = store.load(repair=False)
     if not records:
@@ -253,34 +257,40 @@ def report(results, published=None, title: str | None = None, plots: bool = True
     if published is None and meta.get("published"):
         published = store.folder / meta["published"]
     published_numbers = load_published(published)
-    text = render(records, published_numbers,
+    if cells is None:
+        cells = _grid_cells(store, meta, echo)
+    current, stale = records, []
+    if cells is not None:
+        keys = {cell.key for cell in cells}
+        current = [r for r in records if r["key"] in keys]
+        stale = [r for r in records if r["key"] not in keys]
+    text = render(current, published_numbers,
                   title=title or meta.get("name") or f"Leaderboard: {store.folder.name}",
-                  progress=(grid_progress(cells, records) if cells is not None
-                            else _grid_progress(store, meta, records, echo)))
+                  progress=None if cells is None else grid_progress(cells, records),
+                  stale=stale)
     out = store.folder / "leaderboard.md"
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text)
     tmp.replace(out)
     written = [out]
     if plots:
-        written += _plots(records, store.folder / "plots", published_numbers, embeddings or {})
+        written += _plots(current, store.folder / "plots", published_numbers, embeddings or {})
     echo(f"wrote {', '.join(str(p) for p in written[:3])}"
          + (f" and {len(written) - 3} more" if len(written) > 3 else ""))
     return {"leaderboard": str(out), "files": [str(p) for p in written]}
 
 
-def _grid_progress(store: ResultStore, meta: dict, records, echo) -> dict | None:
-    """The progress of the grid that wrote the folder (``grid.json`` names its file), or
-    ``None`` without one; a grid file that no longer loads is reported, not fatal."""
+def _grid_cells(store: ResultStore, meta: dict, echo) -> list | None:
+    """The cells of the grid that wrote the folder (``grid.json`` names its file), or ``None``
+    without one; a grid file that no longer loads is reported, not fatal."""
     if not meta.get("config"):
         return None
     path = store.folder / meta["config"]
     try:
-        cells = load_grid(path).cells
+        return load_grid(path).cells
     except (OSError, GridError) as err:
         echo(f"no progress section: the grid {str(path)!r} does not load ({err})")
         return None
-    return grid_progress(cells, records)
 
 
 def _plots(records, folder: Path, published: dict, embeddings: dict) -> list:
