@@ -39,7 +39,7 @@ import torch
 import torch_geometric.transforms as T
 
 from graphssl.bench.config import method_config
-from graphssl.bench.environment import device_info, peak_rss_mb, versions
+from graphssl.bench.environment import peak_rss_mb, save_record, script_record
 from graphssl.data import load_dataset
 from graphssl.encoders import FusedGATConv, FusedGCNConv, GCNGraph
 from graphssl.sparse import to_sparse_features
@@ -187,12 +187,8 @@ def main():
                     result[f"step_memory_mb_{implementation}"] = mem["step_memory_mb"]
             results.append(result)
             print(json.dumps(result), flush=True)
-    record = {"results": results, **device_info(torch.device("cpu")),
-              "cpu_count": os.cpu_count(), "versions": versions(),
-              "command": "python benchmarks/speed_fused_convs.py " + " ".join(sys.argv[1:])}
     if args.out:
-        with open(args.out, "w") as f:
-            f.write(json.dumps(record, indent=2) + "\n")
+        save_record(script_record(results, "speed_fused_convs.py"), args.out)
 
 
 if __name__ == "__main__":

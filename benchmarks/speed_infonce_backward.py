@@ -18,14 +18,13 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 
 import torch
 import torch_geometric.transforms as T
 
 from graphssl.bench.config import method_config
-from graphssl.bench.environment import device_info, versions
+from graphssl.bench.environment import save_record, script_record
 from graphssl.data import load_dataset
 from graphssl.methods import build_method
 from graphssl.objectives import infonce
@@ -84,12 +83,8 @@ def main():
                   a / b for a, b in zip(times["one_shot"], times["bands"])),
               "rounds": args.rounds}
     print(json.dumps(result), flush=True)
-    record = {"results": [result], **device_info(torch.device("cpu")),
-              "cpu_count": os.cpu_count(), "versions": versions(),
-              "command": "python benchmarks/speed_infonce_backward.py " + " ".join(sys.argv[1:])}
     if args.out:
-        with open(args.out, "w") as f:
-            f.write(json.dumps(record, indent=2) + "\n")
+        save_record(script_record([result], "speed_infonce_backward.py"), args.out)
 
 
 if __name__ == "__main__":

@@ -36,3 +36,18 @@ def test_table_compares_a_record_with_its_published_entry(tmp_path):
     assert "| vgae | Cora | AUC | 90.50 ± 1.00 (2 runs) | 91.4 | 91.4 | yes |" in out
     assert "| vgae | Cora | AP | 93.00 ± 0.00 (2 runs) | 92.6 | 92.6 | yes |" in out
     assert "| grace | Cora | accuracy | 83.00 ± 0.00 (1 runs) | 83.3 | 82.8 | >= 82.8: yes |" in out
+
+
+def test_script_record_names_the_machine_and_the_command_and_saves_atomically(tmp_path,
+                                                                              monkeypatch):
+    from graphssl.bench.environment import save_record, script_record
+    monkeypatch.setattr(sys, "argv", ["speed_x.py", "--rounds", "3"])
+    record = script_record([{"step_s": 1.5}], "speed_x.py", rounds=3)
+    assert record["command"] == "python benchmarks/speed_x.py --rounds 3"
+    assert record["results"] == [{"step_s": 1.5}] and record["rounds"] == 3
+    assert {"device", "threads", "cpu", "cpu_capability", "cpu_count", "versions"} <= set(record)
+    out = tmp_path / "r.json"
+    out.write_text("old")
+    save_record(record, out)
+    assert json.loads(out.read_text()) == record
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary left behind

@@ -1,9 +1,12 @@
 """What a recorded result needs to say about where it was made."""
 from __future__ import annotations
 
+import json
+import os
 import platform
 import resource
 import sys
+from pathlib import Path
 
 import torch
 
@@ -62,3 +65,22 @@ def peak_rss_mb() -> float:
         pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def script_record(results: list, script: str, **extra) -> dict:
+    """The record a ``benchmarks/`` script saves: its ``results``, where they were measured
+    (:func:`device_info` on the CPU, ``cpu_count``), the library versions, ``extra`` fields and
+    the command that reproduces them (``python benchmarks/SCRIPT`` with this process's
+    arguments)."""
+    return {"results": results, **device_info(torch.device("cpu")), "cpu_count": os.cpu_count(),
+            "versions": versions(), **extra,
+            "command": f"python benchmarks/{script} " + " ".join(sys.argv[1:])}
+
+
+def save_record(record: dict, path) -> None:
+    """Write ``record`` as indented JSON to ``path`` atomically (a temporary file, then a
+    rename): an interrupted write leaves the previous file, never half of one."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(tmp, path)
