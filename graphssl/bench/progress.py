@@ -64,7 +64,7 @@ def render_progress(progress: dict, heading: str = "## Progress of the grid") ->
     if progress["stale"]:
         lines += ["", f"{progress['stale']} runs in the results file are of cells this grid "
                       f"no longer has (the grid or a shipped configuration changed since they "
-                      f"ran): not counted here, and listed apart at the end."]
+                      f"ran): not counted here; the leaderboard lists them apart."]
     missing = [g for g in progress["groups"] if g["finished"] < g["total"]]
     if not missing:
         return lines
