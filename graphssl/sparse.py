@@ -37,7 +37,7 @@ def to_sparse_features(data, max_density: float = 0.1):
     x = getattr(data, "x", None)
     if x is None or is_csr(x) or x.dim() != 2 or x.numel() == 0:
         return data
-    if not density(x) <= max_density:
+    if density(x) > max_density:
         return data
     out = data.__copy__()
     out.x = x.to_sparse_csr()
