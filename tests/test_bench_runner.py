@@ -218,6 +218,77 @@ def test_a_finished_cells_leftover_checkpoint_is_deleted_by_the_next_start(tmp_p
     assert not leftover.parent.exists() and (unfinished / "checkpoint.pt").exists()
 
 
+def test_cell_keys_hash_what_runs_not_where_the_setting_came_from(tmp_path, monkeypatch):
+    """Rewording a config file's ``source`` or adding a dataset section that changes no setting
+    keeps a cell's key; a changed setting still changes it. The legacy keys (which hashed the
+    metadata) of a cell whose method gained such a section include the one it had before."""
+    from graphssl.bench import config as config_module
+    grid = _grace_grid(tmp_path, epochs=2)
+    [cell] = load_grid(grid).cells
+    assert cell.config["tuned"] is False and cell.config["source"]
+    key, legacy_keys = cell.key, cell.legacy_keys  # (properties: computed from the file now)
+    shipped = config_module._config_file("grace")
+
+    def edited(datasets, source=shipped["source"]):
+        monkeypatch.setattr(config_module, "_config_file", lambda name: {
+            **shipped, "source": source, "datasets": {**shipped["datasets"], **datasets}}
+            if name == "grace" else config_module._config_file.__wrapped__(name))
+        [again] = load_grid(grid).cells
+        return again
+
+    section = edited({"csbm": {}})
+    assert section.config["tuned"] is True and section.key == key
+    assert section.legacy_keys == legacy_keys[::-1]
+    reworded = edited({}, source="reworded")
+    assert reworded.key == key and not set(reworded.legacy_keys) & set(legacy_keys)
+    assert edited({"csbm": {"model": {"temperature": 0.7}}}).key != key
+
+
+def test_results_and_checkpoints_under_legacy_keys_are_moved_not_rerun(tmp_path, monkeypatch):
+    """A results folder written when keys also hashed the metadata: ``--plan`` and ``report``
+    read its records as current, and the next ``bench`` rewrites them to the current keys and
+    resumes an unfinished cell from its checkpoint folder, renamed; nothing finished reruns."""
+    grid = write(tmp_path, PLAIN.replace("[dgi, grace]", "[grace]").replace("epochs: 2",
+                                                                            "epochs: 3"))
+    cell0, cell1 = load_grid(grid).cells
+    quiet = dict(progress=False, echo=lambda *a: None, plots=False)
+    results = tmp_path / "res"
+    run_grid(grid, results, only=["seed=0"], **quiet)
+    _kill_grace_grid_at_epoch(grid, results, 1, monkeypatch)  # seed 1 stops after epoch 1
+    # what an older graphssl left: records and checkpoint folders under the legacy keys
+    store = ResultStore(results)
+    [original] = store.load()
+    assert store.rewrite(lambda rs: [{**r, "key": cell0.legacy_keys[0]} for r in rs]) == 1
+    checkpoints = results / ".checkpoints"
+    (checkpoints / f"cell-{cell1.key}").rename(checkpoints / f"cell-{cell1.legacy_keys[0]}")
+    with pytest.raises(ValueError, match="one record per record"):
+        store.rewrite(lambda rs: [])
+
+    plan = runner_module.plan_grid(grid, results)
+    assert plan["finished"] == 1 and plan["stale"] == 0
+    runner_module.report(results, plots=False, echo=lambda *a: None)
+    assert "runs whose configuration no cell" not in (results / "leaderboard.md").read_text()
+    assert store.load()[0]["key"] == cell0.legacy_keys[0]  # reading rewrote nothing
+
+    calls = count_runs(monkeypatch)
+    lines = []
+    out = run_grid(grid, results, checkpoint_seconds=1, progress=False, echo=lines.append,
+                   plots=False)
+    assert calls == [("grace", 1)] and out["ran"] == 1 and out["skipped"] == 1
+    assert "moved 1 results and 1 checkpoint folders from legacy cell keys" in lines[0]
+    moved, resumed = store.load()
+    assert moved == {**original, "key": cell0.key}
+    assert resumed["key"] == cell1.key and resumed["resumed_at_epoch"] == 1
+    assert not list(checkpoints.iterdir())
+    # a process of an older graphssl holding a cell by its legacy key is left to run it
+    calls.clear()
+    results2 = tmp_path / "res2"
+    with ResultStore(results2).claim(cell1.legacy_keys[0]) as held:
+        assert held
+        out = run_grid(grid, results2, **quiet)
+    assert calls == [("grace", 0)] and out["elsewhere"] == 1
+
+
 def test_training_summary_keeps_float32_digits_and_thins_long_curves():
     class Trained:  # the one attribute training_summary reads besides resumed_from_epoch
         resumed_from_epoch = 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import hashlib
 import json
 from importlib import resources
@@ -10,6 +11,10 @@ from importlib import resources
 import yaml
 
 SECTIONS = ("protocol", "data", "train", "model")
+#: fields :func:`method_config` adds to say where a configuration came from, not what runs:
+#: ``tuned`` (the file has a section for the dataset) and ``source`` (the paper it follows).
+#: Keys and hashes of what runs leave them out (:func:`training_config`).
+METADATA = ("tuned", "source")
 
 #: the settings a configuration's ``data`` section may hold (docs/protocol.md); the graph
 #: protocol also writes ``features`` (what the encoder saw) into the recorded configuration,
@@ -53,6 +58,17 @@ def deep_update(base: dict, update: dict) -> dict:
     return out
 
 
+@functools.lru_cache(maxsize=None)
+def _config_file(name: str) -> dict | None:
+    """The parsed ``graphssl/configs/NAME.yaml`` (``None`` if there is none), read once per
+    process: a grid asks for it once per cell and key. Callers copy what they use."""
+    try:
+        text = resources.files("graphssl.configs").joinpath(f"{name}.yaml").read_text()
+    except FileNotFoundError:
+        return None
+    return yaml.safe_load(text)
+
+
 def method_config(method: str, dataset: str, modality: str | None = None) -> dict:
     """The shipped configuration of ``method`` on ``dataset``: the method's defaults updated
     with its per-dataset section. ``config['tuned']`` says whether such a section exists.
@@ -60,12 +76,9 @@ def method_config(method: str, dataset: str, modality: str | None = None) -> dic
     For an image, video or text set (``modality``), the defaults are the file's
     ``modality_defaults[modality]`` instead of its graph ``defaults``: a ViT shares no setting
     with a GCN."""
-    name = method.lower()
-    try:
-        text = resources.files("graphssl.configs").joinpath(f"{name}.yaml").read_text()
-    except FileNotFoundError:
+    raw = _config_file(method.lower())
+    if raw is None:
         return {"protocol": {}, "data": {}, "train": {}, "model": {}, "tuned": False}
-    raw = yaml.safe_load(text)
     per_dataset = raw.get("datasets", {}) or {}
     key = dataset.lower()
     if modality is not None:
@@ -81,6 +94,12 @@ def method_config(method: str, dataset: str, modality: str | None = None) -> dic
     config["tuned"] = key in per_dataset
     config["source"] = raw.get("source")
     return config
+
+
+def training_config(config: dict) -> dict:
+    """``config`` without its :data:`METADATA`: what decides a run's result. Adding a dataset
+    section that changes no setting, or rewording a file's ``source``, leaves it equal."""
+    return {k: v for k, v in config.items() if k not in METADATA}
 
 
 def config_hash(config: dict) -> str:

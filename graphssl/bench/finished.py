@@ -31,9 +31,10 @@ def save_finished(folder, name: str, key_hash: str, result: dict):
 
 def run_key(config: dict) -> str:
     """The hash a per-run result is kept under: the whole configuration except how many and
-    which runs were asked for (run ``r`` gives the same result in any set of runs)."""
-    from .config import config_hash
+    which runs were asked for (run ``r`` gives the same result in any set of runs) and its
+    metadata (:func:`graphssl.bench.config.training_config`)."""
+    from .config import config_hash, training_config
 
     protocol = {k: v for k, v in (config.get("protocol") or {}).items()
                 if k not in ("runs", "run_ids")}
-    return config_hash({**config, "protocol": protocol})
+    return config_hash({**training_config(config), "protocol": protocol})

@@ -11,7 +11,7 @@ import yaml
 
 from ..methods import METHODS
 from .config import (SECTIONS, check_data_settings, config_hash, deep_update, did_you_mean,
-                     method_config)
+                     method_config, training_config)
 from .pretrain import default_graph_task
 
 TASKS = ("node", "cluster", "link", "graph", "transfer")
@@ -51,10 +51,26 @@ class Cell:
     @property
     def key(self) -> str:
         """Hash of everything that determines the result: a rerun with the same key is the same
-        experiment and is skipped."""
-        return config_hash({"method": self.method, "dataset": self.dataset, "seed": self.seed,
-                            "split": self.split, "task": self.task, "epochs": self.epochs,
-                            "config": self.config})
+        experiment and is skipped. The configuration's metadata (``tuned``, ``source``) is not
+        part of it (:func:`graphssl.bench.config.training_config`)."""
+        return config_hash(self._identity(training_config(self.config)))
+
+    @property
+    def legacy_keys(self) -> tuple[str, str]:
+        """The keys graphssl gave this cell until 2026-12-07, which also hashed the metadata:
+        first with the configuration's ``tuned`` flag as it is now (the key an older graphssl
+        computes today), then with it flipped (the key of a cell that ran before its method's
+        file gained, or lost, a section for the dataset that changes no setting). Results and
+        checkpoints written under them are moved to :attr:`key` (:mod:`graphssl.bench.rekey`);
+        a ``source`` reworded since cannot be undone, and its cells run again."""
+        config = self.config
+        tuned = bool(config.get("tuned"))
+        return tuple(config_hash(self._identity({**config, "tuned": flag}))
+                     for flag in (tuned, not tuned))
+
+    def _identity(self, config: dict) -> dict:
+        return {"method": self.method, "dataset": self.dataset, "seed": self.seed,
+                "split": self.split, "task": self.task, "epochs": self.epochs, "config": config}
 
     def label(self) -> str:
         extra = "".join(f" {k}={v}" for k, v in (("split", self.split), ("task", self.task))

@@ -89,10 +89,36 @@ class ResultStore:
     def claim(self, key: str):
         """``with store.claim(key) as mine:`` -- ``mine`` is True while this process holds the
         cell ``key`` (no other process sharing the folder runs it), False if another holds it."""
-        return try_file_lock(self.folder / ".claims" / f"{key}.lock")
+        return try_file_lock(self.claim_path(key))
+
+    def claim_path(self, key: str) -> Path:
+        return self.folder / ".claims" / f"{key}.lock"
 
     def finished_keys(self) -> set:
         return {r["key"] for r in self.load()}
+
+    def rewrite(self, update) -> int:
+        """Replace the records by ``update(records)`` (a list of as many records), holding the
+        lock (a process appending meanwhile waits) and atomically (a temporary file renamed
+        over the old one: a crash leaves either file whole). Returns how many records changed;
+        with none, the file is not touched."""
+        if not self.path.exists():
+            return 0
+        with file_lock(self.lock_path):
+            records = self._load(True)
+            new = update(records)
+            if len(new) != len(records):
+                raise ValueError(f"update must return one record per record: {len(records)} "
+                                 f"in, {len(new)} out")
+            changed = sum(a != b for a, b in zip(records, new))
+            if changed:
+                tmp = self.path.with_name(self.path.name + ".tmp")
+                with open(tmp, "w", encoding="utf-8") as f:
+                    f.writelines(json.dumps(r, default=str) + "\n" for r in new)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, self.path)
+        return changed
 
     def append(self, record: dict) -> None:
         line = json.dumps({"format": FORMAT, "version": VERSION, **record}, default=str) + "\n"

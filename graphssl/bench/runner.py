@@ -10,13 +10,14 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ..checks import check_positive
-from .config import config_hash
+from .config import config_hash, training_config
 from .environment import DEVICE_KEYS, peak_rss_mb
 from .grid import Cell, GridError, load_grid
 from .leaderboard import comparison_rows, load_published, render
 from .peers import PEERS, peer_timing
 from .pretrain import run_pretrain
 from .progress import grid_progress
+from .rekey import migrate_legacy_keys, rekeyed
 from .results import ResultStore
 from .selection import parse_only, select_cells
 
@@ -91,6 +92,10 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
     selected = select_cells(grid.cells, parse_only(only))
     store = ResultStore(results)
     store.check_writable()
+    rewritten, renamed = migrate_legacy_keys(store, grid.cells)
+    if rewritten or renamed:
+        echo(f"{grid.name}: moved {rewritten} results and {renamed} checkpoint folders from "
+             f"legacy cell keys to the current ones (graphssl.bench.rekey)")
     records = store.load()
     finished = {r["key"] for r in records}
     drop_finished_cell_checkpoints(store.folder, finished)
@@ -111,8 +116,10 @@ def run_grid(config, results, root=None, mirror=None, device="auto", progress=Tr
     ran = elsewhere = 0
     try:
         for cell in todo:
-            with store.claim(cell.key) as mine:
-                if not mine or cell.key in store.finished_keys():
+            # the legacy key too: a process of an older graphssl claims the cell by that name
+            with store.claim(cell.key) as mine, store.claim(cell.legacy_keys[0]) as mine_too:
+                mine = mine and mine_too
+                if not mine or {cell.key, *cell.legacy_keys} & store.finished_keys():
                     # another process is running it, or finished it since this one started
                     elsewhere += 1
                     bar.update(1)
@@ -151,7 +158,7 @@ def plan_grid(config, results, only=None) -> dict:
     grid = load_grid(config)
     selected = select_cells(grid.cells, parse_only(only))
     store = ResultStore(results)
-    return grid_progress(selected, store.load(repair=False))
+    return grid_progress(selected, rekeyed(store.load(repair=False), grid.cells))
 
 
 def transfer_checkpoint_dir(cell: Cell, folder) -> Path | None:
@@ -163,7 +170,7 @@ def transfer_checkpoint_dir(cell: Cell, folder) -> Path | None:
     if (cell.task or (config.get("protocol") or {}).get("task")) != "transfer":
         return None
     shared = config_hash({"method": cell.method, "dataset": cell.dataset,
-                          "epochs": cell.epochs, "config": config})
+                          "epochs": cell.epochs, "config": training_config(config)})
     return Path(folder) / ".checkpoints" / f"transfer-{shared}"
 
 
@@ -261,6 +268,7 @@ def report(results, published=None, title: str | None = None, plots: bool = True
         cells = _grid_cells(store, meta, echo)
     current, stale = records, []
     if cells is not None:
+        records = rekeyed(records, cells)
         keys = {cell.key for cell in cells}
         current = [r for r in records if r["key"] in keys]
         stale = [r for r in records if r["key"] not in keys]
