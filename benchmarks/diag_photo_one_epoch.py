@@ -44,8 +44,8 @@ def main():
     for seed in args.seeds:
         row = {"seed": seed, "trained_test_acc": full.get(seed)}
         for name, overrides in FEATURES.items():
-            record = run_pretrain(args.method, "Amazon-Photo", runs=[seed], epochs=1, progress=False,
-                                  overrides=overrides, echo=lambda *a: None)
+            record = run_pretrain(args.method, "Amazon-Photo", runs=[seed], epochs=1,
+                                  progress=False, overrides=overrides, echo=lambda *a: None)
             run = record["per_run"][0]
             row[f"one_epoch_{name}"] = {"val_acc": run["val_acc"], "test_acc": run["test_acc"]}
         rows.append(row)

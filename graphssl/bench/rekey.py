@@ -44,13 +44,12 @@ def migrate_legacy_keys(store: ResultStore, cells) -> tuple[int, int]:
     renamed = 0
     checkpoints = store.folder / ".checkpoints"
     for old in sorted(checkpoints.glob("cell-*")) if checkpoints.exists() else ():
-        key = moved.get(old.name.removeprefix("cell-"))
-        target = checkpoints / f"cell-{key}"
-        if key is None or target.exists():
+        legacy = old.name.removeprefix("cell-")
+        target = checkpoints / f"cell-{moved.get(legacy)}"
+        if legacy not in moved or target.exists():
             continue
-        with try_file_lock(store.claim_path(old.name.removeprefix("cell-"))) as free:
+        with try_file_lock(store.claim_path(legacy)) as free:
             if free:  # a process of an older graphssl may be training it under this name
                 os.replace(old, target)
                 renamed += 1
     return rewritten, renamed
-
