@@ -184,6 +184,53 @@ def test_a_cell_killed_mid_training_resumes_from_its_checkpoint(tmp_path, monkey
     assert not list((tmp_path / "killed" / ".checkpoints").iterdir())
 
 
+def test_plan_shows_a_stopped_cell_at_its_checkpointed_epoch(tmp_path, monkeypatch):
+    """``--plan`` reads the checkpoint of a cell stopped mid-training: its epochs so far, and
+    an estimate of the rest at its own measured seconds per epoch."""
+    from graphssl.bench.progress import render_progress
+    from graphssl.train.checkpoint import load_checkpoint
+    grid = _grace_grid(tmp_path, epochs=5)
+    results = tmp_path / "res"
+    assert runner_module.plan_grid(grid, results)["running"] == 0
+    _kill_grace_grid_at_epoch(grid, results, 3, monkeypatch)
+    [path] = (results / ".checkpoints").glob("cell-*/run0/checkpoint.pt")
+    seconds = sum(r["seconds"] for r in load_checkpoint(path)["history"])
+    plan = runner_module.plan_grid(grid, results)
+    [group] = plan["groups"]
+    assert plan["finished"] == 0 and plan["running"] == 1 and plan["left_unestimated"] == 0
+    assert group["running"] == [{"seed": 0, "epoch": 3, "epochs": 5, "seconds": seconds}]
+    assert group["left_seconds"] == pytest.approx(seconds / 3 * 2)
+    text = "\n".join(render_progress(plan))
+    assert "| in progress |" in text and "seed 0: epoch 3 of 5 (" in text
+    # a checkpoint that cannot be read is no progress, not an error
+    path.write_bytes(b"not a checkpoint")
+    assert runner_module.plan_grid(grid, results)["running"] == 0
+
+
+def test_progress_estimates_a_group_from_its_checkpoints():
+    """A group with no finished cell: its checkpointed cells at their own seconds per epoch,
+    the ones not started at the group's checkpointed seconds per epoch times the configured
+    epochs; with a finished cell, the ones not started at its mean time."""
+    from types import SimpleNamespace
+
+    from graphssl.bench.progress import grid_progress
+
+    def cell(seed):
+        return SimpleNamespace(method="gca", dataset="Photo", task=None, split=None,
+                               variant="", seed=seed, key=f"k{seed}")
+    cells = [cell(s) for s in range(4)]
+    training = {"k0": {"epoch": 10, "epochs": 100, "seconds": 20.0},   # 2 s an epoch
+                "k1": {"epoch": 30, "epochs": 100, "seconds": 120.0}}  # 4 s an epoch
+    [group] = grid_progress(cells, [], training)["groups"]
+    # left: 90 * 2 + 70 * 4, and two cells at (140 s / 40 epochs) * 100 epochs each
+    assert group["left_seconds"] == pytest.approx(180 + 280 + 2 * 350)
+    [group] = grid_progress(cells, [{"key": "k3", "seconds": 500.0}], training)["groups"]
+    assert group["left_seconds"] == pytest.approx(180 + 280 + 500)
+    progress = grid_progress(cells, [])
+    assert progress["groups"][0]["left_seconds"] is None and progress["left_unestimated"] == 4
+    assert progress["running"] == 0
+
+
 def test_a_cell_killed_after_its_last_epoch_keeps_its_measured_epoch_time(tmp_path, monkeypatch):
     """A cell killed after training (in its probe, say) trains no epoch when rerun: its
     seconds per epoch are still those of the epochs measured before the kill, not the rerun's

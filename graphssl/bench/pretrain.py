@@ -17,6 +17,7 @@ from ..filelock import file_lock, try_file_lock
 from ..methods import build_method, get_method
 from ..sparse import to_sparse_features
 from ..train import Trainer, seed_everything
+from ..train.checkpoint import FILENAME as CHECKPOINT_FILENAME
 from .config import check_data_settings, config_hash, deep_update, method_config
 from .environment import device_info, peak_rss_mb, versions
 from .finished import load_finished, run_key, save_finished
@@ -67,6 +68,11 @@ def resolve_runs(runs, default: int) -> list[int]:
     return ids
 
 
+def run_checkpoint(checkpoint_dir, run: int) -> Path:
+    """Where run ``run``'s training checkpoint lives under ``checkpoint_dir``."""
+    return Path(checkpoint_dir) / f"run{run}" / CHECKPOINT_FILENAME
+
+
 def claimed_runs(run_ids: list[int], checkpoint_dir=None, echo=None):
     """Yield ``run_ids`` for the caller to train, each while holding the lock
     ``checkpoint_dir/run{r}/train.lock``, so that several processes given one checkpoint folder
@@ -87,7 +93,7 @@ def claimed_runs(run_ids: list[int], checkpoint_dir=None, echo=None):
         return
     folder = Path(checkpoint_dir)
     lock = lambda run: folder / f"run{run}" / "train.lock"  # noqa: E731
-    started = sorted(run_ids, key=lambda r: not (folder / f"run{r}" / "checkpoint.pt").exists())
+    started = sorted(run_ids, key=lambda r: not run_checkpoint(folder, r).exists())
     busy = []
     for run in started:
         with try_file_lock(lock(run)) as mine:

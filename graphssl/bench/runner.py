@@ -15,8 +15,8 @@ from .environment import DEVICE_KEYS, peak_rss_mb
 from .grid import Cell, GridError, load_grid
 from .leaderboard import comparison_rows, load_published, render
 from .peers import PEERS, peer_timing
-from .pretrain import run_pretrain
-from .progress import grid_progress
+from .pretrain import run_checkpoint, run_pretrain
+from .progress import checkpointed_training, grid_progress
 from .rekey import migrate_legacy_keys, rekeyed
 from .results import ResultStore
 from .selection import parse_only, select_cells
@@ -154,11 +154,18 @@ def plan_grid(config, results, only=None) -> dict:
     """What ``run_grid(config, results, only=only)`` would do, without doing it: the grid is
     loaded and validated as for a run, ``results/results.jsonl`` only read (a missing folder is
     an empty one), and the :func:`graphssl.bench.progress.grid_progress` of the selected cells
-    returned: finished cells, their measured time, and the estimated time of the rest."""
+    returned: finished cells, their measured time, the unfinished cells whose training is
+    checkpointed (``results/.checkpoints``: stopped, or training in another process) with their
+    epochs so far, and the estimated time of the rest."""
     grid = load_grid(config)
     selected = select_cells(grid.cells, parse_only(only))
     store = ResultStore(results)
-    return grid_progress(selected, rekeyed(store.load(repair=False), grid.cells))
+    records = rekeyed(store.load(repair=False), grid.cells)
+    finished = {r["key"] for r in records}
+    training = checkpointed_training({
+        cell.key: run_checkpoint(cell_checkpoint_dir(cell, results), cell.seed)
+        for cell in selected if cell.key not in finished})
+    return grid_progress(selected, records, training)
 
 
 def transfer_checkpoint_dir(cell: Cell, folder) -> Path | None:

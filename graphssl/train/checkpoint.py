@@ -10,6 +10,8 @@ import torch
 
 FORMAT = "graphssl-checkpoint"
 VERSION = 1
+#: the file a Trainer keeps in its ``checkpoint_dir``
+FILENAME = "checkpoint.pt"
 
 
 class CheckpointError(RuntimeError):
@@ -36,8 +38,9 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
     return path
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Read a graphssl checkpoint with ``torch.load(weights_only=True)``.
+def load_checkpoint(path: str | os.PathLike, mmap: bool = False) -> dict:
+    """Read a graphssl checkpoint with ``torch.load(weights_only=True)``; ``mmap=True`` maps
+    the tensors' storage instead of reading it (for a look at the plain fields of a large one).
 
     Raises:
         CheckpointError: the file is truncated/corrupt, holds anything but tensors and plain
@@ -45,7 +48,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     """
     path = Path(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError,
             AttributeError) as err:
         raise CheckpointError(

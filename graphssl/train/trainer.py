@@ -20,6 +20,7 @@ from ..checks import check_non_negative, check_non_negative_int, check_positive,
     check_positive_int
 from ..data.validation import check_graph
 from . import distributed as _dist
+from .checkpoint import FILENAME as CHECKPOINT_FILENAME
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .seed import seed_everything
 
@@ -155,7 +156,7 @@ class Trainer:
 
     @property
     def checkpoint_path(self) -> Path | None:
-        return None if self.checkpoint_dir is None else self.checkpoint_dir / "checkpoint.pt"
+        return None if self.checkpoint_dir is None else self.checkpoint_dir / CHECKPOINT_FILENAME
 
     def _config(self, method) -> dict:
         return {"method": type(method).__name__, "epochs": self.epochs, "lr": self.lr,
