@@ -28,7 +28,6 @@ def grid_progress(cells, records, training: dict | None = None) -> dict:
     done = {r["key"]: r for r in records}
     training = training or {}
     groups: dict = {}
-    unstarted: dict = {}
     for cell in cells:
         key = (cell.method, cell.dataset, cell.task, cell.split, cell.variant)
         group = groups.setdefault(key, {"method": cell.method, "dataset": cell.dataset,
@@ -41,11 +40,9 @@ def grid_progress(cells, records, training: dict | None = None) -> dict:
             group["seconds"] += done[cell.key].get("seconds") or 0.0
         elif cell.key in training:
             group["running"].append({"seed": cell.seed, **training[cell.key]})
-        else:
-            unstarted[key] = unstarted.get(key, 0) + 1
     listed = list(groups.values())
-    for key, g in groups.items():
-        g["left_seconds"] = _left_seconds(g, unstarted.get(key, 0))
+    for g in listed:
+        g["left_seconds"] = _left_seconds(g)
     keys = {cell.key for cell in cells}
     return {"finished": sum(g["finished"] for g in listed), "total": len(cells),
             "seconds": sum(g["seconds"] for g in listed),
@@ -57,9 +54,10 @@ def grid_progress(cells, records, training: dict | None = None) -> dict:
             "groups": listed}
 
 
-def _left_seconds(group: dict, unstarted: int) -> float | None:
+def _left_seconds(group: dict) -> float | None:
     """The estimated time of ``group``'s unfinished cells (see :func:`grid_progress`)."""
     running = group["running"]
+    unstarted = group["total"] - group["finished"] - len(running)
     left = sum(r["seconds"] / r["epoch"] * (r["epochs"] - r["epoch"]) for r in running)
     if not unstarted:
         return left
@@ -121,13 +119,13 @@ def render_progress(progress: dict, heading: str = "## Progress of the grid") ->
     measured = "a finished or checkpointed cell" if running else "a finished cell"
     summary = (f"Estimated run time of the {left} cells left, summed over cells: "
                f"{_duration(progress['left_seconds'])} for the {estimated} whose group has "
-               f"{measured}, each at its group's mean measured time")
+               f"{measured}" + ("" if running else ", each at its group's mean measured time"))
     summary += (f"; the other {progress['left_unestimated']} belong to groups with no "
                 f"{measured.removeprefix('a ')}, so nothing measured estimates them." if
                 progress["left_unestimated"] else ".")
     header = "| method | dataset | task | split | finished | of | mean per cell | left (est.) |"
     if running:
-        summary = summary.replace(", each at its group's mean measured time", "") + (
+        summary += (
             f" {running} unfinished cells have a checkpoint (stopped, or training in another "
             f"process; \"in progress\" shows their epochs). Each is estimated at its own "
             f"seconds per epoch times its epochs left; a cell not started, at its group's mean "
