@@ -763,6 +763,11 @@ def test_plan_estimates_the_cells_left_from_their_groups_finished_cells(tmp_path
     _finished(store, dgi1, 50.0)  # the dgi group is complete: nothing left to estimate
     plan = runner_module.plan_grid(grid.path, store.folder)
     assert [g["left_seconds"] for g in plan["groups"]] == [0.0, 200.0]
+    # the dgi runs are outside a grace slice, not runs of cells the grid no longer has
+    store.append({"key": "gone", "method": "grace", "dataset": "CSBM", "seed": 7,
+                  "metrics": {}, "seconds": 1.0})
+    plan = runner_module.plan_grid(grid.path, store.folder, only=["method=grace"])
+    assert plan["finished"] == 1 and plan["stale"] == 1
     # a slice plans its own cells only; a group with nothing finished has no estimate
     plan = runner_module.plan_grid(grid.path, tmp_path / "empty", only=["method=grace"])
     assert plan["total"] == 2 and plan["groups"][0]["left_seconds"] is None

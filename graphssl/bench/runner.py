@@ -160,7 +160,10 @@ def plan_grid(config, results, only=None) -> dict:
     grid = load_grid(config)
     selected = select_cells(grid.cells, parse_only(only))
     store = ResultStore(results)
-    records = rekeyed(store.load(repair=False), grid.cells)
+    # runs of the grid's cells outside the slice are neither the slice's nor stale
+    outside = {cell.key for cell in grid.cells} - {cell.key for cell in selected}
+    records = [r for r in rekeyed(store.load(repair=False), grid.cells)
+               if r["key"] not in outside]
     finished = {r["key"] for r in records}
     training = checkpointed_training({
         cell.key: run_checkpoint(cell_checkpoint_dir(cell, results), cell.seed)
