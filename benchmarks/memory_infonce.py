@@ -41,7 +41,8 @@ import torch_geometric.transforms as T
 from torch import nn
 
 from graphssl.bench.config import method_config
-from graphssl.bench.environment import peak_rss_mb, versions
+from graphssl.bench.environment import peak_rss_mb, save_record, versions
+from graphssl.bench.peers import training_step
 from graphssl.data import load_dataset
 from graphssl.data.synthetic import csbm_graph
 from graphssl.methods import build_method
@@ -98,15 +99,7 @@ def build_case(case, args):
     elif mode == "floor":  # everything but the contrast: views, encoder, projection, Adam
         method.objective = NoContrast()
     opt = torch.optim.Adam(method.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(0)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = method.loss(data, gen)
-        loss.backward()
-        opt.step()
-        return loss.item()
-    return step, data.num_nodes
+    return training_step(method, data, opt, torch.Generator().manual_seed(0)), data.num_nodes
 
 
 def run_case(case, args):
@@ -115,7 +108,7 @@ def run_case(case, args):
     times, losses = [], []
     for _ in range(args.steps):
         start = time.perf_counter()
-        losses.append(step())
+        losses.append(step().item())
         times.append(time.perf_counter() - start)
     peak = peak_rss_mb()
     return {"case": case, "num_nodes": num_nodes, "seconds_per_step": statistics.median(times),
@@ -185,8 +178,7 @@ def main():
         "command": "python benchmarks/memory_infonce.py " + " ".join(sys.argv[1:]),
     }
     if args.out:
-        with open(args.out, "w") as f:
-            f.write(json.dumps(record, indent=2) + "\n")
+        save_record(record, args.out)
 
 
 if __name__ == "__main__":

@@ -32,8 +32,8 @@ import torch
 import torch_geometric.transforms as T
 
 from graphssl.bench.config import method_config
-from graphssl.bench.environment import peak_rss_mb, versions
-from graphssl.bench.peers import peer_steps, time_interleaved
+from graphssl.bench.environment import peak_rss_mb, save_record, versions
+from graphssl.bench.peers import peer_steps, time_interleaved, training_step
 from graphssl.data import load_dataset
 from graphssl.methods import build_method
 from graphssl.sparse import to_sparse_features
@@ -52,14 +52,7 @@ def grace_step_fn(data, sparse):
     method = build_method("grace", data.num_features, **model_cfg)
     opt = torch.optim.Adam(method.parameters(), lr=cfg["train"]["lr"],
                            weight_decay=cfg["train"]["weight_decay"])
-    gen = torch.Generator().manual_seed(0)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = method.loss(data, gen)
-        loss.backward()
-        opt.step()
-    return step
+    return training_step(method, data, opt, torch.Generator().manual_seed(0))
 
 
 def grace_floor_fn(data):
@@ -138,11 +131,9 @@ def main():
         "rounds": args.rounds, "epochs_per_round": args.per_round,
         "command": "python benchmarks/speed_foundation.py " + " ".join(sys.argv[1:]),
     }
-    text = json.dumps(record, indent=2)
-    print(text)
+    print(json.dumps(record, indent=2))
     if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+        save_record(record, args.out)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ import torch_geometric.transforms as T
 
 from graphssl.bench.config import method_config
 from graphssl.bench.environment import peak_rss_mb, save_record, script_record
+from graphssl.bench.peers import training_step
 from graphssl.data import load_dataset
 from graphssl.encoders import FusedGATConv, FusedGCNConv, GCNGraph
 from graphssl.sparse import to_sparse_features
@@ -93,15 +94,7 @@ def setup(case: str, dataset_name: str, args):
     if getattr(model.encoder, "supports_sparse_input", False) and model.encoder.sparse_input:
         data = to_sparse_features(data)  # as graphssl pretrain prepares it
     opt = torch.optim.Adam(model.parameters(), lr=config["train"]["lr"])
-    generator = torch.Generator()
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = model.loss(data, generator)
-        loss.backward()
-        opt.step()
-        return loss.detach()
-    return step, data
+    return training_step(model, data, opt, torch.Generator()), data
 
 
 def seeded_step(step, implementation):

@@ -40,7 +40,7 @@ import torch_geometric.transforms as T
 from torch_geometric.loader import DataLoader
 
 from graphssl.bench.config import method_config
-from graphssl.bench.environment import peak_rss_mb, versions
+from graphssl.bench.environment import peak_rss_mb, save_record, versions
 from graphssl.data import ensure_features, load_dataset
 from graphssl.encoders.gnn import GNNEncoder
 from graphssl.methods import build_method
@@ -271,8 +271,7 @@ def main():
               "versions": versions(), "rounds": args.rounds, "epochs_per_round": args.per_round,
               "command": "python benchmarks/speed_methods.py " + " ".join(sys.argv[1:])}
     if args.out:
-        with open(args.out, "w") as f:
-            f.write(json.dumps(record, indent=2) + "\n")
+        save_record(record, args.out)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import sys
 
 import torch
 
-from graphssl.bench.environment import versions
+from graphssl.bench.environment import save_record, versions
 from graphssl.bench.config import method_config
 from graphssl.bench.peers import peer_timing
 from graphssl.data import load_dataset
@@ -50,11 +50,9 @@ def main():
         "rounds": args.rounds, "epochs_per_round": args.per_round,
         "command": "python benchmarks/speed_vgae.py " + " ".join(sys.argv[1:]),
     }
-    text = json.dumps(record, indent=2)
-    print(text)
+    print(json.dumps(record, indent=2))
     if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+        save_record(record, args.out)
 
 
 if __name__ == "__main__":

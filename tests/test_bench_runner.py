@@ -457,6 +457,25 @@ def test_peer_timing_uses_the_same_encoder_weights(method):
     assert peer_timing("grace", data, config) is None
 
 
+def test_training_step_updates_the_weights_and_returns_the_detached_loss():
+    from graphssl.bench.peers import training_step
+    from graphssl.data import csbm_graph
+    from graphssl.methods import build_method
+
+    data = csbm_graph(num_nodes=100, seed=0)
+    torch.manual_seed(0)
+    method = build_method("grace", data.num_features)
+    before = [p.detach().clone() for p in method.parameters()]
+    step = training_step(method, data, torch.optim.SGD(method.parameters(), lr=0.1),
+                         torch.Generator().manual_seed(0))
+    loss = step()
+    assert loss.ndim == 0 and torch.isfinite(loss) and not loss.requires_grad
+    assert all(p.grad is not None for p in method.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, method.parameters()))
+    # the closure keeps its generator: a second step draws new views, so its loss differs
+    assert step().item() != loss.item()
+
+
 def test_grid_with_peers_shows_the_ratio(tmp_path):
     grid = write(tmp_path, GRID.replace("seeds: [0, 1]", "seeds: [0]").replace(
         "    epochs: 2\n", "    epochs: 2\n    peers: true\n"))

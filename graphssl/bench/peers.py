@@ -95,6 +95,20 @@ def peer_timing(method: str, data, config: dict, rounds: int = 5, per_round: int
             "rounds": rounds, "epochs_per_round": per_round}
 
 
+def training_step(method, data, optimizer, generator):
+    """A closure that runs one training step of ``method`` on ``data``: zero the gradients, the
+    loss with views drawn from ``generator``, backward, ``optimizer.step()``. It returns the
+    loss, detached. This is the step the speed and memory scripts of ``benchmarks/`` time."""
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = method.loss(data, generator)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+    return step
+
+
 def peer_steps(method: str, data, config: dict):
     """``(step_ours, step_peer, peer_name)``: one training step (epoch) of ours and of the peer,
     from the same weights (seed 0), each with its own Adam at the configuration's rate."""
@@ -108,10 +122,7 @@ def peer_steps(method: str, data, config: dict):
     opt_peer = torch.optim.Adam(peer.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(0)
 
-    def step_ours():
-        opt_ours.zero_grad(set_to_none=True)
-        ours.loss(ours_data, gen).backward()
-        opt_ours.step()
+    step_ours = training_step(ours, ours_data, opt_ours, gen)
 
     def step_peer():
         opt_peer.zero_grad(set_to_none=True)
