@@ -6,7 +6,7 @@ import torch
 
 from conftest import Interrupt
 from graphssl.data import csbm_graph
-from graphssl.methods import GRACE, DGI
+from graphssl.methods import GCA, GRACE, DGI
 from graphssl.train import CheckpointError, NonFiniteLossError, Trainer, load_checkpoint
 
 
@@ -20,13 +20,22 @@ def make_grace(seed=0):
                              projection_dim=8)
 
 
-def test_resume_after_interrupt_equals_uninterrupted(tmp_path):
+def make_gca(seed=0):
+    torch.manual_seed(seed)
+    return GCA.from_config(16, encoder={"hidden_channels": 16, "out_channels": 8},
+                           projection_dim=8)
+
+
+@pytest.mark.parametrize("make", [make_grace, make_gca], ids=["grace", "gca"])
+def test_resume_after_interrupt_equals_uninterrupted(tmp_path, make):
+    """GCA too: its views weigh edges and features by centrality, drawn from the checkpointed
+    generator."""
     data = tiny_graph()
-    full = make_grace()
+    full = make()
     Trainer(epochs=8, lr=0.01, seed=5, progress=False).fit(full, data)
 
     run = tmp_path / "run"
-    first = make_grace()
+    first = make()
     Interrupt(first, at=6)
     trainer = Trainer(epochs=8, lr=0.01, seed=5, progress=False, checkpoint_dir=run,
                       checkpoint_every=2, log_path=run / "log.jsonl")
@@ -35,7 +44,7 @@ def test_resume_after_interrupt_equals_uninterrupted(tmp_path):
     ckpt = load_checkpoint(run / "checkpoint.pt")  # intact after Ctrl-C
     assert ckpt["epoch"] == 4
 
-    resumed = make_grace(seed=123)  # fresh weights: everything must come from the checkpoint
+    resumed = make(seed=123)  # fresh weights: everything must come from the checkpoint
     trainer = Trainer(epochs=8, lr=0.01, seed=5, progress=False, checkpoint_dir=run,
                       checkpoint_every=2, log_path=run / "log.jsonl")
     trainer.fit(resumed, data, resume=True)
