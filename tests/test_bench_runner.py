@@ -787,11 +787,28 @@ def test_plan_estimates_the_cells_left_from_their_groups_finished_cells(tmp_path
                   "metrics": {}, "seconds": 1.0})
     plan = runner_module.plan_grid(grid.path, store.folder, only=["method=grace"])
     assert plan["finished"] == 1 and plan["stale"] == 1
+    # a stale run of another method is the whole grid's, not the grace slice's
+    store.append({"key": "gone-too", "method": "dgi", "dataset": "CSBM", "seed": 7,
+                  "metrics": {}, "seconds": 1.0})
+    assert runner_module.plan_grid(grid.path, store.folder, only=["method=grace"])["stale"] == 1
+    assert runner_module.plan_grid(grid.path, store.folder, only=["method=GRACE,dgi"])["stale"] == 2
+    assert runner_module.plan_grid(grid.path, store.folder)["stale"] == 2
     # a slice plans its own cells only; a group with nothing finished has no estimate
     plan = runner_module.plan_grid(grid.path, tmp_path / "empty", only=["method=grace"])
     assert plan["total"] == 2 and plan["groups"][0]["left_seconds"] is None
     assert plan["left_unestimated"] == 2 and plan["left_seconds"] == 0.0
     assert not (tmp_path / "empty").exists()  # planning writes nothing
+
+
+def test_select_records_compares_as_text_and_leaves_out_records_without_the_field():
+    from graphssl.bench.selection import parse_only, select_records
+    records = [{"method": "grace", "dataset": "Cora", "seed": 0},
+               {"method": "grace", "dataset": "CiteSeer", "seed": 1},
+               {"method": "dgi", "dataset": "cora", "seed": 0}, {"seed": 0}]
+    only = parse_only(["dataset=CORA", "seed=0"])
+    assert select_records(records, only) == [records[0], records[2]]
+    assert select_records(records, parse_only(["method=gca"])) == []  # none, no error
+    assert select_records(records, {}) == records
 
 
 def test_cli_bench_plan_runs_nothing_and_prints_the_estimate(tmp_path, capsys, monkeypatch):

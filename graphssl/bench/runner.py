@@ -19,7 +19,7 @@ from .pretrain import run_checkpoint, run_pretrain
 from .progress import checkpointed_training, grid_progress
 from .rekey import migrate_legacy_keys, rekeyed
 from .results import ResultStore
-from .selection import parse_only, select_cells
+from .selection import parse_only, select_cells, select_records
 
 #: per-run fields of a protocol record kept in a cell's result
 RUN_FIELDS = ("epochs", "final_loss", "loss_curve", "loss_curve_every", "C", "best_epoch",
@@ -158,12 +158,15 @@ def plan_grid(config, results, only=None) -> dict:
     checkpointed (``results/.checkpoints``: stopped, or training in another process) with their
     epochs so far, and the estimated time of the rest."""
     grid = load_grid(config)
-    selected = select_cells(grid.cells, parse_only(only))
+    selection = parse_only(only)
+    selected = select_cells(grid.cells, selection)
     store = ResultStore(results)
-    # runs of the grid's cells outside the slice are neither the slice's nor stale
-    outside = {cell.key for cell in grid.cells} - {cell.key for cell in selected}
-    records = [r for r in rekeyed(store.load(repair=False), grid.cells)
-               if r["key"] not in outside]
+    # runs of the grid's cells outside the slice are neither the slice's nor stale, and a
+    # slice counts only the stale runs it would have selected (its method, dataset, ...)
+    grid_keys, keys = {cell.key for cell in grid.cells}, {cell.key for cell in selected}
+    records = rekeyed(store.load(repair=False), grid.cells)
+    stale = [r for r in records if r["key"] not in grid_keys]
+    records = [r for r in records if r["key"] in keys] + select_records(stale, selection)
     finished = {r["key"] for r in records}
     training = checkpointed_training({
         cell.key: run_checkpoint(cell_checkpoint_dir(cell, results), cell.seed)

@@ -49,3 +49,15 @@ def select_cells(cells: list, selection: dict) -> list:
         keep = {folded[v.casefold()] for v in wanted}
         kept = [c for c in kept if _value(c, name) in keep]
     return kept
+
+
+def select_records(records: list, selection: dict) -> list:
+    """The result records whose every selected field has one of its values, compared as
+    :func:`select_cells` compares cells (as text, case-insensitively). Unlike cells, records
+    may be of cells the grid no longer has, so a value no record has selects none rather than
+    raising; a record without the field is left out."""
+    kept = list(records)
+    for name, wanted in selection.items():
+        folded = {v.casefold() for v in wanted}
+        kept = [r for r in kept if r.get(name) is not None and str(r[name]).casefold() in folded]
+    return kept
