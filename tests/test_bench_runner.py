@@ -285,10 +285,49 @@ def test_cell_keys_hash_what_runs_not_where_the_setting_came_from(tmp_path, monk
 
     section = edited({"csbm": {}})
     assert section.config["tuned"] is True and section.key == key
-    assert section.legacy_keys == legacy_keys[::-1]
+    assert section.legacy_keys[:2] == legacy_keys[1::-1]
     reworded = edited({}, source="reworded")
-    assert reworded.key == key and not set(reworded.legacy_keys) & set(legacy_keys)
+    assert reworded.key == key and not set(reworded.legacy_keys[:2]) & set(legacy_keys[:2])
     assert edited({"csbm": {"model": {"temperature": 0.7}}}).key != key
+
+
+def test_a_shipped_epochs_the_grid_replaces_changes_a_key_only_through_the_warm_up(
+        tmp_path, monkeypatch):
+    """A grid's ``epochs`` replace the shipped ``train.epochs``: editing those alone keeps the
+    cell's key, unless a warm-up scaled by their ratio changes. The key the cell had while
+    keys hashed the shipped epochs is its third legacy key, and a record under it is read as
+    the cell's."""
+    from graphssl.bench import config as config_module
+    grid = _grace_grid(tmp_path, epochs=2)
+    [cell] = load_grid(grid).cells
+    assert cell.config["train"]["epochs"] == 200 and cell.run_config["train"]["epochs"] == 2
+    key, pre_fix = cell.key, cell.legacy_keys[2]
+    shipped = config_module._config_file("grace")
+
+    def with_train(**train):
+        monkeypatch.setattr(config_module, "_config_file", lambda name: {
+            **shipped, "defaults": {**shipped["defaults"], "train": {
+                **shipped["defaults"]["train"], **train}}}
+            if name == "grace" else config_module._config_file.__wrapped__(name))
+        [again] = load_grid(grid).cells
+        return again
+
+    longer = with_train(epochs=500)
+    assert longer.key == key and longer.legacy_keys[2] != pre_fix  # (the old scheme reran it)
+    warm = with_train(epochs=500, warmup_epochs=100)  # 2 epochs of 500: a warm-up of 0
+    assert warm.run_config["train"]["warmup_epochs"] == 0 and warm.key != key
+    assert with_train(epochs=500, warmup_epochs=250).run_config["train"]["warmup_epochs"] == 1
+    monkeypatch.undo()
+    assert load_grid(grid).cells[0].key == key
+    # a results folder written under the pre-fix key: read as the cell's, not stale
+    store = ResultStore(tmp_path / "res")
+    store.append({"key": pre_fix, "method": "grace", "dataset": "CSBM", "seed": 0,
+                  "metrics": {}, "seconds": 1.0})
+    plan = runner_module.plan_grid(grid, store.folder)
+    assert plan["finished"] == 1 and plan["stale"] == 0
+    # a grid without epochs has no such legacy key: its cells hash the shipped epochs
+    [plain] = load_grid(write(tmp_path, PLAIN.replace("    epochs: 2\n", ""), "plain.yaml")).cells[:1]
+    assert plain.epochs is None and len(plain.legacy_keys) == 2
 
 
 def test_results_and_checkpoints_under_legacy_keys_are_moved_not_rerun(tmp_path, monkeypatch):

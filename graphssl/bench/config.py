@@ -102,6 +102,18 @@ def training_config(config: dict) -> dict:
     return {k: v for k, v in config.items() if k not in METADATA}
 
 
+def override_epochs(config: dict, epochs: int | None):
+    """Set the epochs of ``config['train']`` in place (``None``: leave them); a warm-up shrinks
+    in proportion, so that a short run keeps the schedule's shape."""
+    if epochs is None:
+        return
+    train = config.setdefault("train", {})
+    old = train.get("epochs") or epochs
+    if train.get("warmup_epochs"):
+        train["warmup_epochs"] = min(int(train["warmup_epochs"] * epochs / old), epochs - 1)
+    train["epochs"] = epochs
+
+
 def config_hash(config: dict) -> str:
     """A short stable hash of a configuration (keys sorted)."""
     blob = json.dumps(config, sort_keys=True, default=str).encode()

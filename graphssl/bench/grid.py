@@ -11,7 +11,7 @@ import yaml
 
 from ..methods import METHODS
 from .config import (SECTIONS, check_data_settings, config_hash, deep_update, did_you_mean,
-                     method_config, training_config)
+                     method_config, override_epochs, training_config)
 from .pretrain import default_graph_task
 
 TASKS = ("node", "cluster", "link", "graph", "transfer")
@@ -49,24 +49,42 @@ class Cell:
         return deep_update(method_config(self.method, self.dataset), self.overrides)
 
     @property
-    def key(self) -> str:
-        """Hash of everything that determines the result: a rerun with the same key is the same
-        experiment and is skipped. The configuration's metadata (``tuned``, ``source``) is not
-        part of it (:func:`graphssl.bench.config.training_config`)."""
-        return config_hash(self._identity(training_config(self.config)))
+    def run_config(self) -> dict:
+        """:attr:`config` as it trains: with the grid's ``epochs`` set, ``train.epochs`` is
+        theirs and a warm-up shrinks in proportion
+        (:func:`graphssl.bench.config.override_epochs`, as the run applies them)."""
+        config = self.config
+        override_epochs(config, self.epochs)
+        return config
 
     @property
-    def legacy_keys(self) -> tuple[str, str]:
-        """The keys graphssl gave this cell until 2026-12-07, which also hashed the metadata:
-        first with the configuration's ``tuned`` flag as it is now (the key an older graphssl
-        computes today), then with it flipped (the key of a cell that ran before its method's
-        file gained, or lost, a section for the dataset that changes no setting). Results and
-        checkpoints written under them are moved to :attr:`key` (:mod:`graphssl.bench.rekey`);
-        a ``source`` reworded since cannot be undone, and its cells run again."""
+    def key(self) -> str:
+        """Hash of everything that determines the result: a rerun with the same key is the same
+        experiment and is skipped. It hashes :attr:`run_config`, so a shipped ``train.epochs``
+        that the grid's ``epochs`` replace counts only through what it changes (the scaled
+        warm-up). The configuration's metadata (``tuned``, ``source``) is not part of it
+        (:func:`graphssl.bench.config.training_config`)."""
+        return config_hash(self._identity(training_config(self.run_config)))
+
+    @property
+    def legacy_keys(self) -> tuple[str, ...]:
+        """Keys older graphssl versions gave this cell, whose results and checkpoints are moved
+        to :attr:`key` (:mod:`graphssl.bench.rekey`). Until 2026-12-07 the key also hashed the
+        metadata: first with the configuration's ``tuned`` flag as it is now (the key such a
+        version computes today), then with it flipped (the key of a cell that ran before its
+        method's file gained, or lost, a section for the dataset that changes no setting); a
+        ``source`` reworded since cannot be undone, and its cells run again. Then, for a cell
+        whose grid sets ``epochs``, until 2026-12-08 the key hashed the shipped configuration
+        (its own ``train.epochs``) rather than :attr:`run_config`: that key comes third. A
+        legacy key equal to :attr:`key` is left out."""
         config = self.config
         tuned = bool(config.get("tuned"))
-        return tuple(config_hash(self._identity({**config, "tuned": flag}))
-                     for flag in (tuned, not tuned))
+        keys = [config_hash(self._identity({**config, "tuned": flag}))
+                for flag in (tuned, not tuned)]
+        if self.epochs is not None:
+            keys.append(config_hash(self._identity(training_config(config))))
+        key = self.key
+        return tuple(k for k in keys if k != key)
 
     def _identity(self, config: dict) -> dict:
         return {"method": self.method, "dataset": self.dataset, "seed": self.seed,

@@ -18,7 +18,7 @@ from ..methods import build_method, get_method
 from ..sparse import to_sparse_features
 from ..train import Trainer, seed_everything
 from ..train.checkpoint import FILENAME as CHECKPOINT_FILENAME
-from .config import check_data_settings, config_hash, deep_update, method_config
+from .config import check_data_settings, config_hash, deep_update, method_config, override_epochs
 from .environment import device_info, peak_rss_mb, versions
 from .finished import load_finished, run_key, save_finished
 
@@ -27,18 +27,6 @@ def resolve_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
-
-
-def override_epochs(config: dict, epochs: int | None):
-    """Set the epochs of ``config['train']``; a warm-up shrinks in proportion, so that a short
-    run keeps the schedule's shape."""
-    if epochs is None:
-        return
-    train = config["train"]
-    old = train.get("epochs") or epochs
-    if train.get("warmup_epochs"):
-        train["warmup_epochs"] = min(int(train["warmup_epochs"] * epochs / old), epochs - 1)
-    train["epochs"] = epochs
 
 
 def choose_split(spec, method_split: str | None, dataset) -> str:

@@ -9,6 +9,11 @@ for the dataset (:attr:`graphssl.bench.grid.Cell.legacy_keys` tries both ``tuned
 readers (``--plan``, ``graphssl report``) see its records under the
 current keys (:func:`rekeyed`), and ``graphssl bench`` rewrites them once
 (:func:`migrate_legacy_keys`), with the checkpoints of unfinished cells.
+
+Until 2026-12-08 the key of a cell whose grid sets ``epochs`` hashed the shipped configuration
+(its ``train.epochs``, which the grid's replace) rather than the configuration that trains, so
+editing a shipped ``train.epochs`` made such cells look new. That key is the cell's third
+legacy key, moved the same way.
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ from .results import ResultStore
 
 
 def legacy_keys(cells) -> dict:
-    """``{legacy key: key}`` for ``cells`` (two legacy keys a cell,
+    """``{legacy key: key}`` for ``cells`` (two or three legacy keys a cell,
     :attr:`graphssl.bench.grid.Cell.legacy_keys`)."""
     return {old: cell.key for cell in cells for old in cell.legacy_keys}
 
