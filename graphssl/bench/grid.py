@@ -73,10 +73,10 @@ class Cell:
         metadata: first with the configuration's ``tuned`` flag as it is now (the key such a
         version computes today), then with it flipped (the key of a cell that ran before its
         method's file gained, or lost, a section for the dataset that changes no setting); a
-        ``source`` reworded since cannot be undone, and its cells run again. Then, for a cell
-        whose grid sets ``epochs``, until 2026-12-08 the key hashed the shipped configuration
-        (its own ``train.epochs``) rather than :attr:`run_config`: that key comes third. A
-        legacy key equal to :attr:`key` is left out."""
+        ``source`` reworded since cannot be undone, and its cells run again. Then, until a
+        second change later that day, the key of a cell whose grid sets ``epochs`` hashed the
+        shipped configuration (its own ``train.epochs``) rather than :attr:`run_config`: that
+        key comes third. A legacy key equal to :attr:`key` is left out."""
         config = self.config
         tuned = bool(config.get("tuned"))
         keys = [config_hash(self._identity({**config, "tuned": flag}))

@@ -10,9 +10,9 @@ readers (``--plan``, ``graphssl report``) see its records under the
 current keys (:func:`rekeyed`), and ``graphssl bench`` rewrites them once
 (:func:`migrate_legacy_keys`), with the checkpoints of unfinished cells.
 
-Until 2026-12-08 the key of a cell whose grid sets ``epochs`` hashed the shipped configuration
-(its ``train.epochs``, which the grid's replace) rather than the configuration that trains, so
-editing a shipped ``train.epochs`` made such cells look new. That key is the cell's third
+Until a second change later that day, the key of a cell whose grid sets ``epochs`` hashed the
+shipped configuration (its ``train.epochs``, which the grid's replace) rather than the
+configuration that trains, so editing a shipped ``train.epochs`` made such cells look new. That key is the cell's third
 legacy key, moved the same way.
 """
 from __future__ import annotations
