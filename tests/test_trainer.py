@@ -178,3 +178,41 @@ def test_invalid_graph_fails_before_training():
     data.x[0, 0] = float("inf")
     with pytest.raises(InvalidGraphError):
         Trainer(epochs=1, progress=False).fit(make_grace(), data)
+
+
+SUBNORMAL = torch.tensor([torch.finfo(torch.float32).tiny])
+
+
+def halved_subnormal() -> float:
+    return (SUBNORMAL * 0.5).item()
+
+
+def test_flushing_denormals_zeroes_subnormals_inside_the_block_only():
+    from graphssl.train.denormals import flushing_denormals
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush subnormals")
+    assert halved_subnormal() > 0  # a subnormal result, kept
+    with flushing_denormals():
+        assert halved_subnormal() == 0.0
+    assert halved_subnormal() > 0  # turned off again
+    with flushing_denormals(False):
+        assert halved_subnormal() > 0
+
+
+@pytest.mark.parametrize("flush", [True, False])
+def test_trainer_trains_with_subnormals_flushed_unless_told_not_to(monkeypatch, flush):
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush subnormals")
+    seen = []
+    model = make_grace()
+    real = type(model).loss
+
+    def loss(self, *args):
+        seen.append(halved_subnormal())
+        return real(self, *args)
+    monkeypatch.setattr(type(model), "loss", loss)
+    Trainer(epochs=2, progress=False, flush_denormal=flush).fit(model, tiny_graph())
+    assert len(seen) == 2 and all((v == 0.0) is flush for v in seen)
+    assert halved_subnormal() > 0  # fit leaves torch's default behind
+    with pytest.raises(ValueError, match="flush_denormal must be True or False, got 'yes'"):
+        Trainer(flush_denormal="yes")
