@@ -188,15 +188,23 @@ def halved_subnormal() -> float:
 
 
 def test_flushing_denormals_zeroes_subnormals_inside_the_block_only():
-    from graphssl.train.denormals import flushing_denormals
+    from graphssl.train.denormals import flushing_denormals, flushing_denormals_now
     if not torch.set_flush_denormal(False):
         pytest.skip("this CPU cannot flush subnormals")
     assert halved_subnormal() > 0  # a subnormal result, kept
     with flushing_denormals():
         assert halved_subnormal() == 0.0
-    assert halved_subnormal() > 0  # turned off again
+    assert halved_subnormal() > 0  # back to what it was (off)
     with flushing_denormals(False):
         assert halved_subnormal() > 0
+    torch.set_flush_denormal(True)  # a caller's own setting survives the block
+    try:
+        with flushing_denormals():
+            assert halved_subnormal() == 0.0
+        assert halved_subnormal() == 0.0 and flushing_denormals_now()
+    finally:
+        torch.set_flush_denormal(False)
+    assert not flushing_denormals_now()
 
 
 @pytest.mark.parametrize("flush", [True, False])
@@ -213,6 +221,6 @@ def test_trainer_trains_with_subnormals_flushed_unless_told_not_to(monkeypatch, 
     monkeypatch.setattr(type(model), "loss", loss)
     Trainer(epochs=2, progress=False, flush_denormal=flush).fit(model, tiny_graph())
     assert len(seen) == 2 and all((v == 0.0) is flush for v in seen)
-    assert halved_subnormal() > 0  # fit leaves torch's default behind
+    assert halved_subnormal() > 0  # fit restores the setting it found (off)
     with pytest.raises(ValueError, match="flush_denormal must be True or False, got 'yes'"):
         Trainer(flush_denormal="yes")

@@ -19,10 +19,10 @@ from ..data import Split, load_dataset
 from ..evaluate import knn_probe, linear_probe, multilabel_probe, next_frame_probe
 from ..methods import build_method, get_method
 from ..train import seed_everything
-from .config import deep_update, method_config
+from .config import deep_update, method_config, override_epochs
 from .finished import run_key
-from .pretrain import (_record, _train_run, keep_result, override_epochs, pending_runs,
-                       resolve_device, resolve_runs, training_summary)
+from .pretrain import (_record, _train_run, keep_result, pending_runs, resolve_device,
+                       resolve_runs, training_summary)
 
 
 class TensorBatches:

@@ -18,6 +18,7 @@ from ..data.sizes import largest_graph
 from ..evaluate.transfer import finetune
 from ..methods import build_method
 from ..train import seed_everything
+from .config import override_epochs
 from .finished import load_finished, run_key, save_finished
 
 DEFAULT_PRETRAIN_SETS = ("ogbg-molbace", "ogbg-molesol", "ogbg-molfreesolv")
@@ -86,7 +87,7 @@ def run_transfer(method: str, dataset, config: dict, runs=None, epochs=None, dev
     from ogb.graphproppred import Evaluator
 
     from .pretrain import (_record, _train_run, check_fits, claimed_runs, graph_batches,
-                           override_epochs, resolve_device, resolve_runs)
+                           resolve_device, resolve_runs)
 
     spec, protocol = dataset.spec, config["protocol"]
     if not spec.name.startswith("ogbg-mol"):

@@ -15,16 +15,25 @@ import contextlib
 import torch
 
 
+def flushing_denormals_now() -> bool:
+    """Whether subnormal results are flushed to zero now: torch has a setter
+    (:func:`torch.set_flush_denormal`) but no getter, so half the smallest normal float32 is
+    computed and compared with zero."""
+    tiny = torch.finfo(torch.float32).tiny
+    return bool((torch.tensor([tiny]) * 0.5).item() == 0.0)
+
+
 @contextlib.contextmanager
 def flushing_denormals(enabled: bool = True):
     """Within the block, CPU float operations treat subnormal inputs and results as zero
-    (``enabled=False``: a no-op). torch has no getter for the setting, so on exit it is turned
-    off again, torch's default. Where the CPU does not support it, the block runs unchanged."""
+    (``enabled=False``: a no-op); on exit the setting is what it was before. Where the CPU
+    does not support it, the block runs unchanged."""
     if not enabled:
         yield
         return
+    before = flushing_denormals_now()
     torch.set_flush_denormal(True)
     try:
         yield
     finally:
-        torch.set_flush_denormal(False)
+        torch.set_flush_denormal(before)

@@ -73,7 +73,8 @@ class Trainer:
             not use.
         flush_denormal: train with subnormal floats flushed to zero
             (:func:`~graphssl.train.denormals.flushing_denormals`): weights and Adam moments
-            decaying into that range slowed a CPU epoch of GCA on Amazon-Photo about 4x.
+            decaying into that range slowed a CPU epoch of GCA on Amazon-Photo about 4x
+            (benchmarks/README.md; ``benchmarks/diag_denormals.py`` replays the cost).
             ``False`` keeps them. Not part of the run's configuration.
 
     ``fit(method, data, resume=True)`` continues from the checkpoint, restoring parameters,
