@@ -181,6 +181,7 @@ def test_a_cell_killed_mid_training_resumes_from_its_checkpoint(tmp_path, monkey
     assert line["resumed_at_epoch"] == 3 and line["pretrain_epochs_here"] == 2
     assert 0 < line["seconds_before_resume"] < line["seconds"]
     assert "resumed_at_epoch" not in straight and straight["pretrain_epochs_here"] == 5
+    assert line["denormals"] == straight["denormals"] == {"flushed": 5}  # checkpoint kept them
     assert not list((tmp_path / "killed" / ".checkpoints").iterdir())
 
 
@@ -394,6 +395,16 @@ def test_training_summary_keeps_float32_digits_and_thins_long_curves():
     assert pretrain_module.MAX_CURVE_POINTS == 200 and summary["loss_curve_every"] == 6
     assert as_float32(summary["loss_curve"]) == losses[::6] and len(summary["loss_curve"]) == 167
     assert summary["epochs"] == 1001 and summary["final_loss"] == losses[-1]
+
+
+def test_denormal_counts_say_how_each_epoch_trained_and_which_epochs_do_not_say():
+    """Epochs from a checkpoint written before epochs recorded ``flush_denormal`` count as
+    unrecorded, never as flushed or kept."""
+    history = ([{"loss": 1.0}] * 2 + [{"loss": 1.0, "flush_denormal": True}] * 3
+               + [{"loss": 1.0, "flush_denormal": False}])
+    assert pretrain_module.denormal_counts(history) == {"flushed": 3, "kept": 1, "unrecorded": 2}
+    assert pretrain_module.denormal_counts(history[2:5]) == {"flushed": 3}
+    assert pretrain_module.denormal_counts([]) == {}
 
 
 def test_store_drops_a_half_written_line_and_refuses_other_versions(tmp_path):

@@ -219,8 +219,10 @@ def test_trainer_trains_with_subnormals_flushed_unless_told_not_to(monkeypatch, 
         seen.append(halved_subnormal())
         return real(self, *args)
     monkeypatch.setattr(type(model), "loss", loss)
-    Trainer(epochs=2, progress=False, flush_denormal=flush).fit(model, tiny_graph())
+    trainer = Trainer(epochs=2, progress=False, flush_denormal=flush)
+    trainer.fit(model, tiny_graph())
     assert len(seen) == 2 and all((v == 0.0) is flush for v in seen)
+    assert [h["flush_denormal"] for h in trainer.history] == [flush, flush]  # each epoch says
     assert halved_subnormal() > 0  # fit restores the setting it found (off)
     with pytest.raises(ValueError, match="flush_denormal must be True or False, got 'yes'"):
         Trainer(flush_denormal="yes")

@@ -429,18 +429,31 @@ def run_link_pretrain(method: str, dataset, config: dict, runs=None, epochs=None
 MAX_CURVE_POINTS = 200
 
 
+def denormal_counts(history) -> dict:
+    """How many epochs of ``history`` trained with subnormals ``flushed`` or ``kept``, and how
+    many say neither (``unrecorded``), in that order, zero counts left out."""
+    said = [h.get("flush_denormal") for h in history]
+    counts = {"flushed": said.count(True), "kept": said.count(False),
+              "unrecorded": said.count(None)}
+    return {k: n for k, n in counts.items() if n}
+
+
 def training_summary(trainer) -> dict:
     """Per-run fields of the record: epochs trained, the last epoch's training loss and the
     loss curve the benchmark plots draw (each epoch's loss with the digits of a float32, the
     precision it was computed in; above :data:`MAX_CURVE_POINTS` epochs, epochs 1, 1 + k,
-    1 + 2k, ... with ``loss_curve_every: k``); for a run resumed from a checkpoint, the epoch it
-    resumed at and the summed epoch times of the epochs before it."""
+    1 + 2k, ... with ``loss_curve_every: k``); ``denormals``, how many epochs trained with
+    subnormal floats ``flushed`` to zero or ``kept`` (``Trainer(flush_denormal=)``), and
+    ``unrecorded`` for epochs of a checkpoint written before epochs recorded it (zero counts
+    left out); for a run resumed from a checkpoint, the epoch it resumed at and the summed
+    epoch times of the epochs before it."""
     curve = [h["loss"] for h in trainer.history]
     every = max(1, -(-len(curve) // MAX_CURVE_POINTS))
     summary = {"epochs": len(curve), "final_loss": curve[-1] if curve else None,
                "loss_curve": [float(str(np.float32(v))) for v in curve[::every]]}
     if every > 1:
         summary["loss_curve_every"] = every
+    summary["denormals"] = denormal_counts(trainer.history)
     resumed = trainer.resumed_from_epoch
     if resumed:  # the epochs an earlier, interrupted call trained, and their measured time
         summary.update(resumed_at_epoch=resumed, seconds_before_resume=sum(

@@ -24,7 +24,7 @@ from .selection import parse_only, select_cells, select_records
 #: per-run fields of a protocol record kept in a cell's result
 RUN_FIELDS = ("epochs", "final_loss", "loss_curve", "loss_curve_every", "C", "best_epoch",
               "fold_acc", "fold_inner_acc", "acc_std_folds", "probe_seconds", "resumed_at_epoch",
-              "seconds_before_resume")
+              "seconds_before_resume", "denormals")
 
 #: how often a cell's training is checkpointed by default (``run_grid(checkpoint_seconds=)``,
 #: ``graphssl bench --checkpoint-seconds``): a cell killed mid-training loses at most about

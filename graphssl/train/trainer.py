@@ -75,7 +75,8 @@ class Trainer:
             (:func:`~graphssl.train.denormals.flushing_denormals`): weights and Adam moments
             decaying into that range slowed a CPU epoch of GCA on Amazon-Photo about 4x
             (benchmarks/README.md; ``benchmarks/diag_denormals.py`` replays the cost).
-            ``False`` keeps them. Not part of the run's configuration.
+            ``False`` keeps them. Not part of the run's configuration; each epoch's
+            ``history`` entry (and log line) records it.
 
     ``fit(method, data, resume=True)`` continues from the checkpoint, restoring parameters,
     optimiser, RNG states, early-stopping state and log, so an interrupted run ends with the same
@@ -263,7 +264,8 @@ class Trainer:
                             module.after_step(epoch * steps_per_epoch + count, total_steps)
                     epoch += 1
                     record = {"epoch": epoch, "loss": total / max(count, 1),
-                              "seconds": time.perf_counter() - start}
+                              "seconds": time.perf_counter() - start,
+                              "flush_denormal": self.flush_denormal}
                     self._track_best(state, method if ctx is None else ctx, record)
                     self.history.append(record)
                     if main:
