@@ -7,7 +7,7 @@ import torch
 
 from graphssl.bench import pretrain as pretrain_module
 from graphssl.bench import runner as runner_module
-from graphssl.bench.grid import GridError, load_grid
+from graphssl.bench.grid import Cell, GridError, load_grid
 from graphssl.bench.pretrain import resolve_runs, run_pretrain
 from graphssl.bench.results import FORMAT, ResultsError, ResultStore, stable_view
 from graphssl.bench.runner import run_grid
@@ -597,6 +597,33 @@ grids:
     assert lines[0]["metrics"]["test_rocauc"] != lines[1]["metrics"]["test_rocauc"]
     shared = list((results / ".checkpoints").glob("transfer-*/run0/checkpoint.pt"))
     assert len(shared) == 1
+
+
+def test_seeds_of_a_transfer_configuration_share_one_pretraining_folder(tmp_path, monkeypatch):
+    """The shared pretraining's folder hashes the configuration as it trains: every seed gets
+    the same one, a shipped ``train.epochs`` the grid replaces leaves it, other epochs or
+    settings move it, and cells of other tasks have none."""
+    from graphssl.bench import grid as grid_module
+    from graphssl.bench.runner import transfer_checkpoint_dir
+
+    def cell(seed=0, epochs=2, **overrides):
+        return Cell("graphmae-graph", "ogbg-molbace", seed, task="transfer", epochs=epochs,
+                    overrides=overrides)
+    folder = transfer_checkpoint_dir(cell(), tmp_path)
+    assert folder.parent == tmp_path / ".checkpoints" and folder.name.startswith("transfer-")
+    assert transfer_checkpoint_dir(cell(seed=3), tmp_path) == folder
+    assert transfer_checkpoint_dir(cell(epochs=3), tmp_path) != folder
+    assert transfer_checkpoint_dir(cell(model={"mask_rate": 0.1}), tmp_path) != folder
+    shipped = grid_module.method_config
+
+    def edited(method, dataset, modality=None):  # the shipped file with other epochs
+        config = shipped(method, dataset, modality)
+        config["train"]["epochs"] = 777
+        return config
+    monkeypatch.setattr(grid_module, "method_config", edited)
+    assert cell().config["train"]["epochs"] == 777
+    assert transfer_checkpoint_dir(cell(), tmp_path) == folder
+    assert transfer_checkpoint_dir(Cell("grace", "Cora", 0, epochs=2), tmp_path) is None
 
 
 def test_a_graph_search_with_a_single_C_is_refused(tmp_path):

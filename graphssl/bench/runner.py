@@ -178,12 +178,14 @@ def transfer_checkpoint_dir(cell: Cell, folder) -> Path | None:
     """Where a transfer cell keeps its pretraining: the protocol pretrains once with seed 0 and
     fine-tunes with the cell's seed, so every seed of one configuration shares one pretraining
     (``folder/.checkpoints/transfer-HASH``, locked while it trains: parallel processes wait
-    instead of training it twice; resumable after a crash). ``None`` for other tasks."""
-    config = cell.config
+    instead of training it twice; resumable after a crash). The hash is of the method, the
+    dataset and :attr:`Cell.run_config` (as the cell's key): a shipped ``train.epochs`` that
+    the grid's ``epochs`` replace does not move it. ``None`` for other tasks."""
+    config = cell.run_config
     if (cell.task or (config.get("protocol") or {}).get("task")) != "transfer":
         return None
     shared = config_hash({"method": cell.method, "dataset": cell.dataset,
-                          "epochs": cell.epochs, "config": training_config(config)})
+                          "config": training_config(config)})
     return Path(folder) / ".checkpoints" / f"transfer-{shared}"
 
 
