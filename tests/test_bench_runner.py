@@ -214,7 +214,7 @@ def test_progress_estimates_a_group_from_its_checkpoints():
     epochs; with a finished cell, the ones not started at its mean time."""
     from types import SimpleNamespace
 
-    from graphssl.bench.progress import grid_progress
+    from graphssl.bench.progress import grid_progress, render_progress
 
     def cell(seed):
         return SimpleNamespace(method="gca", dataset="Photo", task=None, split=None,
@@ -230,6 +230,11 @@ def test_progress_estimates_a_group_from_its_checkpoints():
     progress = grid_progress(cells, [])
     assert progress["groups"][0]["left_seconds"] is None and progress["left_unestimated"] == 4
     assert progress["running"] == 0
+    text = "\n".join(render_progress(progress))  # no "0 min for the 0 whose group ..."
+    assert "No estimate of the 4 cells left: none belongs to a group with a finished cell" in text
+    assert "for the 0 whose" not in text
+    text = "\n".join(render_progress(grid_progress(cells, [], training)))
+    assert "Estimated run time of the 4 cells left, summed over cells: 19 min for the 4" in text
 
 
 def test_a_cell_killed_after_its_last_epoch_keeps_its_measured_epoch_time(tmp_path, monkeypatch):

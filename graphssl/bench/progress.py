@@ -117,12 +117,17 @@ def render_progress(progress: dict, heading: str = "## Progress of the grid") ->
     estimated = left - progress["left_unestimated"]
     running = progress.get("running", 0)
     measured = "a finished or checkpointed cell" if running else "a finished cell"
-    summary = (f"Estimated run time of the {left} cells left, summed over cells: "
-               f"{_duration(progress['left_seconds'])} for the {estimated} whose group has "
-               f"{measured}" + ("" if running else ", each at its group's mean measured time"))
-    summary += (f"; the other {progress['left_unestimated']} belong to groups with no "
-                f"{measured.removeprefix('a ')}, so nothing measured estimates them." if
-                progress["left_unestimated"] else ".")
+    if estimated:
+        summary = (f"Estimated run time of the {left} cells left, summed over cells: "
+                   f"{_duration(progress['left_seconds'])} for the {estimated} whose group has "
+                   f"{measured}" + ("" if running else
+                                    ", each at its group's mean measured time"))
+        summary += (f"; the other {progress['left_unestimated']} belong to groups with no "
+                    f"{measured.removeprefix('a ')}, so nothing measured estimates them." if
+                    progress["left_unestimated"] else ".")
+    else:  # "0 min for the 0 whose group ..." says nothing
+        summary = (f"No estimate of the {left} cells left: none belongs to a group with "
+                   f"{measured}, so nothing measured estimates them.")
     header = "| method | dataset | task | split | finished | of | mean per cell | left (est.) |"
     if running:
         summary += (
