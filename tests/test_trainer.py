@@ -192,13 +192,15 @@ def test_flushing_denormals_zeroes_subnormals_inside_the_block_only():
     if not torch.set_flush_denormal(False):
         pytest.skip("this CPU cannot flush subnormals")
     assert halved_subnormal() > 0  # a subnormal result, kept
-    with flushing_denormals():
-        assert halved_subnormal() == 0.0
+    with flushing_denormals() as flushed:
+        assert halved_subnormal() == 0.0 and flushed is True
     assert halved_subnormal() > 0  # back to what it was (off)
-    with flushing_denormals(False):
-        assert halved_subnormal() > 0
+    with flushing_denormals(False) as flushed:
+        assert halved_subnormal() > 0 and flushed is False
     torch.set_flush_denormal(True)  # a caller's own setting survives the block
     try:
+        with flushing_denormals(False) as flushed:
+            assert flushed is True  # says what is in effect, not what was asked
         with flushing_denormals():
             assert halved_subnormal() == 0.0
         assert halved_subnormal() == 0.0 and flushing_denormals_now()

@@ -27,13 +27,16 @@ def flushing_denormals_now() -> bool:
 def flushing_denormals(enabled: bool = True):
     """Within the block, CPU float operations treat subnormal inputs and results as zero
     (``enabled=False``: a no-op); on exit the setting is what it was before. Where the CPU
-    does not support it, the block runs unchanged."""
+    does not support it, the block runs unchanged. The block gets whether subnormals are
+    flushed in it (``with flushing_denormals() as flushed:``): ``False`` on such a CPU, and
+    ``True`` with ``enabled=False`` where the caller had turned flushing on. CUDA kernels are
+    not affected either way."""
     if not enabled:
-        yield
+        yield flushing_denormals_now()
         return
     before = flushing_denormals_now()
     torch.set_flush_denormal(True)
     try:
-        yield
+        yield flushing_denormals_now()
     finally:
         torch.set_flush_denormal(before)

@@ -76,7 +76,8 @@ class Trainer:
             decaying into that range slowed a CPU epoch of GCA on Amazon-Photo about 4x
             (benchmarks/README.md; ``benchmarks/diag_denormals.py`` replays the cost).
             ``False`` keeps them. Not part of the run's configuration; each epoch's
-            ``history`` entry (and log line) records it.
+            ``history`` entry (and log line) records whether the CPU flushed them
+            (``flush_denormal``; ``False`` where the CPU cannot).
 
     ``fit(method, data, resume=True)`` continues from the checkpoint, restoring parameters,
     optimiser, RNG states, early-stopping state and log, so an interrupted run ends with the same
@@ -227,7 +228,7 @@ class Trainer:
             ctx.resume_sync(epoch * (steps_per_epoch or 0))
         module.train()
         try:
-            with flushing_denormals(self.flush_denormal):
+            with flushing_denormals(self.flush_denormal) as flushed:
                 while epoch < self.epochs and not self._stopped(state):
                     start = time.perf_counter()
                     total, count = 0.0, 0
@@ -265,7 +266,7 @@ class Trainer:
                     epoch += 1
                     record = {"epoch": epoch, "loss": total / max(count, 1),
                               "seconds": time.perf_counter() - start,
-                              "flush_denormal": self.flush_denormal}
+                              "flush_denormal": flushed}
                     self._track_best(state, method if ctx is None else ctx, record)
                     self.history.append(record)
                     if main:
