@@ -792,7 +792,7 @@ def test_leaderboard_says_which_cells_of_the_grid_are_missing(tmp_path):
     progress = board.split("## Progress of the grid")[1]
     assert "2 of 4 cells finished" in progress
     assert "| grace | CSBM | default | default | 0 | 2 | - | - |" in progress
-    assert "the other 2 belong to groups with no finished cell" in progress
+    assert "No estimate of the 2 cells left: none belongs to a group with a finished" in progress
     assert "| dgi |" not in progress  # complete groups are not listed
     run_grid(grid, tmp_path / "res", **quiet)
     progress = (tmp_path / "res" / "leaderboard.md").read_text().split("## Progress")[1]
