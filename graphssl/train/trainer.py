@@ -237,29 +237,7 @@ class Trainer:
                     _dist.set_epoch(batches, epoch)
                     for batch in batches:
                         batch = batch.to(device) if hasattr(batch, "to") else batch
-                        optim.zero_grad(set_to_none=True)
-                        if ctx is None:
-                            loss = method.loss(batch, generator)
-                            value = loss.item() if torch.isfinite(loss) else None
-                        else:  # through the DDP/FSDP wrapper, so gradients are synchronised
-                            with ctx.explained():
-                                loss = model(batch, generator)
-                            value = ctx.mean_loss(loss)
-                        if value is None or not math.isfinite(value):
-                            where = "" if ctx is None else f" (on {ctx.nonfinite_ranks})"
-                            shown = loss.item() if ctx is None else value
-                            raise NonFiniteLossError(
-                                f"{type(method).__name__} loss is {shown} at epoch {epoch + 1}"
-                                f"{where}. Likely causes: a learning rate too high (now "
-                                f"{self.lr}), a temperature too low, or NaN/inf in the inputs.")
-                        if ctx is None:
-                            loss.backward()
-                        else:
-                            with ctx.explained():
-                                loss.backward()
-                        optim.step()
-                        if ctx is not None:
-                            ctx.after_optimizer_step()
+                        value = self._step(method, model, optim, batch, generator, epoch, ctx)
                         total, count = total + value, count + 1
                         if steps_per_epoch:
                             module.after_step(epoch * steps_per_epoch + count, total_steps)
@@ -300,6 +278,34 @@ class Trainer:
         return method
 
     # -- internals ------------------------------------------------------------------------
+
+    def _step(self, method, model, optim, batch, generator, epoch, ctx) -> float:
+        """One optimiser step on ``batch``; returns its loss (the mean over ranks under
+        ``torch.distributed``). A non-finite loss raises before any update."""
+        optim.zero_grad(set_to_none=True)
+        if ctx is None:
+            loss = method.loss(batch, generator)
+            value = loss.item() if torch.isfinite(loss) else None
+        else:  # through the DDP/FSDP wrapper, so gradients are synchronised
+            with ctx.explained():
+                loss = model(batch, generator)
+            value = ctx.mean_loss(loss)
+        if value is None or not math.isfinite(value):
+            where = "" if ctx is None else f" (on {ctx.nonfinite_ranks})"
+            shown = loss.item() if ctx is None else value
+            raise NonFiniteLossError(
+                f"{type(method).__name__} loss is {shown} at epoch {epoch + 1}{where}. Likely "
+                f"causes: a learning rate too high (now {self.lr}), a temperature too low, or "
+                f"NaN/inf in the inputs.")
+        if ctx is None:
+            loss.backward()
+        else:
+            with ctx.explained():
+                loss.backward()
+        optim.step()
+        if ctx is not None:
+            ctx.after_optimizer_step()
+        return value
 
     def _start(self, method, optim, resume):
         path = self.checkpoint_path
